@@ -44,12 +44,12 @@ demo-data: venv
 
 setup: venv engine
 
-evaluate: setup
+evaluate: setup $(if $(CASES),,demo-data)
 ifeq ($(strip $(SUBMISSIONS)),)
-	$(MAKE) --no-print-directory references demo-data
-	$(EVALKIT) evaluate --bundled --cases $(or $(CASES),$(DEMO_DIR)) $(if $(RUN),--run $(RUN)) $(if $(CONFIG),--config $(CONFIG))
+	$(MAKE) --no-print-directory references
+	$(EVALKIT) evaluate --bundled --cases $(or $(CASES),$(DEMO_DIR)) --run $(or $(RUN),demo) $(if $(CONFIG),--config $(CONFIG))
 else
-	$(EVALKIT) evaluate $(SUBMISSIONS) $(if $(CASES),--cases $(CASES),--cases $(DEMO_DIR)) $(if $(RUN),--run $(RUN)) $(if $(CONFIG),--config $(CONFIG))
+	$(EVALKIT) evaluate $(SUBMISSIONS) --cases $(or $(CASES),$(DEMO_DIR)) $(if $(RUN),--run $(RUN)) $(if $(CONFIG),--config $(CONFIG))
 endif
 
 test: setup references
