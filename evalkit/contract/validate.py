@@ -1,0 +1,290 @@
+"""Validation of inputs, ground truth and predictions against the case contract.
+
+The ``check_*`` functions take arrays and raise :class:`ContractError`; the
+``load_*`` functions read a file safely (:func:`evalkit.contract.npz.load_npz`) and
+check it. Arrays are returned as loaded: no dtype conversion, no copies.
+
+Conventions (docs/spec contract.md):
+
+- 2D input: ``imgs`` uint8 ``(H, W, 3)``; ``boxes`` integer ``(N, 4)`` rows
+  ``[x_min, y_min, x_max, y_max]``; ``spacing`` optional and ignored.
+- 3D input: ``imgs`` uint8 ``(D, H, W)``; ``boxes`` integer ``(N, 6)`` rows
+  ``[x_min, y_min, z_min, x_max, y_max, z_max]``; ``spacing`` floating ``(3,)``,
+  finite and > 0, in stored order (never reordered).
+- Boxes are inclusive pixel/voxel indices: ``0 <= min <= max < size`` on each axis
+  (x against W, y against H, z against D); ``1 <= N <= max_instances``.
+- Ground truth ``gts``: integer (not bool) label map of the image's spatial shape,
+  labels ``0..N`` (N = number of boxes when known, else ``max_instances``).
+- Prediction ``segs``: an *unsigned* integer label map (uint8 and uint16 as the
+  contract says; uint32/uint64 are accepted too since every value is a valid
+  label) of exactly the input's spatial shape. bool, float and signed integer
+  arrays are refused (a signed or float map may hold values that are not labels).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evalkit.contract.cases import Case, parse_case_name
+from evalkit.contract.errors import ContractError
+from evalkit.contract.npz import _limits, case_name_of, load_npz
+
+BOX_LAYOUT = {
+    2: "[x_min, y_min, x_max, y_max]",
+    3: "[x_min, y_min, z_min, x_max, y_max, z_max]",
+}
+
+
+@dataclass(frozen=True)
+class CaseInput:
+    """A validated input case.
+
+    ``imgs`` uint8 ``(H, W, 3)`` (2D) or ``(D, H, W)`` (3D); ``boxes`` integer
+    ``(N, 4)`` or ``(N, 6)``; ``spacing`` floating ``(3,)`` in 3D, ``None`` in 2D;
+    ``dim`` 2 or 3.
+    """
+
+    imgs: np.ndarray
+    boxes: np.ndarray
+    spacing: np.ndarray | None
+    dim: int
+
+    @property
+    def spatial_shape(self) -> tuple[int, ...]:
+        """``(H, W)`` in 2D, ``(D, H, W)`` in 3D: the shape of GT and predictions."""
+        return tuple(self.imgs.shape[:2]) if self.dim == 2 else tuple(self.imgs.shape)
+
+    @property
+    def n_instances(self) -> int:
+        return int(self.boxes.shape[0])
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """A validated ground truth: ``gts`` integer label map, ``spacing`` (3,) in 3D, else None."""
+
+    gts: np.ndarray
+    spacing: np.ndarray | None
+
+
+def _desc(a: np.ndarray) -> str:
+    return f"{a.dtype} {tuple(a.shape)}"
+
+
+def _is_int(a: np.ndarray) -> bool:
+    return a.dtype.kind in "iu"
+
+
+def check_dim(dim: Any, *, case: str | None = None, file: str | Path | None = None) -> int:
+    if dim not in (2, 3):
+        raise ContractError("bad_values", case=case, file=file, expected="dim 2 or 3",
+                            found=repr(dim))
+    return int(dim)
+
+
+def check_imgs(imgs: np.ndarray, dim: int, *, case=None, file=None) -> tuple[int, ...]:
+    """Check ``imgs``; return the spatial shape (``(H, W)`` or ``(D, H, W)``)."""
+    expected = ("uint8 array of shape (H, W, 3)" if dim == 2
+                else "uint8 array of shape (D, H, W)")
+    if imgs.dtype != np.uint8:
+        raise ContractError("bad_dtype", case=case, file=file, key="imgs", expected=expected,
+                            found=_desc(imgs), fix="write the image as uint8 (values 0..255)")
+    ok = imgs.ndim == 3 and (dim == 3 or imgs.shape[2] == 3)
+    if not ok or min(imgs.shape, default=0) < 1:
+        raise ContractError("bad_shape", case=case, file=file, key="imgs", expected=expected,
+                            found=_desc(imgs),
+                            fix=("2D images are RGB with channels last" if dim == 2
+                                 else "3D images are single-channel volumes, slices first"))
+    return tuple(imgs.shape[:2]) if dim == 2 else tuple(imgs.shape)
+
+
+def check_boxes(
+    boxes: np.ndarray, spatial_shape: tuple[int, ...], dim: int, *,
+    max_instances: int = 65535, case=None, file=None,
+) -> None:
+    """Check ``boxes`` against the image's spatial shape (inclusive index boxes)."""
+    width = 4 if dim == 2 else 6
+    expected = f"integer array of shape (N, {width}) {BOX_LAYOUT[dim]}"
+    fix = f"write boxes as int64 rows {BOX_LAYOUT[dim]}, inclusive pixel indices"
+    if not _is_int(boxes):
+        raise ContractError("bad_dtype", case=case, file=file, key="boxes", expected=expected,
+                            found=_desc(boxes), fix=fix)
+    if boxes.ndim != 2 or boxes.shape[1] != width:
+        raise ContractError("bad_shape", case=case, file=file, key="boxes", expected=expected,
+                            found=_desc(boxes), fix=fix)
+    n = boxes.shape[0]
+    if not 1 <= n <= max_instances:
+        raise ContractError("bad_shape", case=case, file=file, key="boxes",
+                            expected=f"1 to {max_instances} boxes", found=f"{n} boxes", fix=fix)
+    b = boxes.astype(np.int64, copy=False) if boxes.dtype != np.uint64 else boxes
+    if dim == 2:
+        h, w = spatial_shape
+        lo, hi, sizes, axes = b[:, :2], b[:, 2:], (w, h), ("x", "y")
+    else:
+        d, h, w = spatial_shape
+        lo, hi, sizes, axes = b[:, :3], b[:, 3:], (w, h, d), ("x", "y", "z")
+    for j, (axis, size) in enumerate(zip(axes, sizes, strict=True)):
+        bad_order = np.flatnonzero(lo[:, j] > hi[:, j])
+        if bad_order.size:
+            i = int(bad_order[0])
+            raise ContractError(
+                "bad_box", case=case, file=file, key="boxes",
+                expected=f"{axis}_min <= {axis}_max in every row {BOX_LAYOUT[dim]}",
+                found=f"row {i} = {b[i].tolist()} ({axis}_min {lo[i, j]} > {axis}_max {hi[i, j]}; "
+                      f"{bad_order.size} such rows)", fix=fix)
+        out = np.flatnonzero((lo[:, j] < 0) | (hi[:, j] >= size))
+        if out.size:
+            i = int(out[0])
+            raise ContractError(
+                "bad_box", case=case, file=file, key="boxes",
+                expected=f"0 <= {axis} < {size} (image spatial shape {tuple(spatial_shape)})",
+                found=f"row {i} = {b[i].tolist()} ({out.size} rows out of bounds)", fix=fix)
+
+
+def check_spacing(spacing: np.ndarray, *, case=None, file=None) -> None:
+    """3D spacing: floating ``(3,)``, finite, > 0 (mm per voxel, stored order)."""
+    expected = "floating array of shape (3,), finite and > 0"
+    fix = "write the voxel spacing in mm as float64, in the array's axis order"
+    if spacing.dtype.kind != "f":
+        raise ContractError("bad_spacing", case=case, file=file, key="spacing",
+                            expected=expected, found=_desc(spacing), fix=fix)
+    if spacing.shape != (3,):
+        raise ContractError("bad_spacing", case=case, file=file, key="spacing",
+                            expected=expected, found=_desc(spacing), fix=fix)
+    if not (np.all(np.isfinite(spacing)) and np.all(spacing > 0)):
+        raise ContractError("bad_spacing", case=case, file=file, key="spacing",
+                            expected=expected, found=f"values {spacing.tolist()}", fix=fix)
+
+
+def check_label_map(
+    arr: np.ndarray, key: str, spatial_shape: tuple[int, ...] | None, *,
+    max_label: int | None = None, unsigned_only: bool = False, case=None, file=None,
+) -> None:
+    """An integer label map: dtype, exact spatial shape, labels in ``0..max_label``."""
+    shape_txt = "of the image's spatial shape" if spatial_shape is None else (
+        f"of shape {tuple(spatial_shape)}")
+    kinds = "u" if unsigned_only else "iu"
+    dtype_txt = "unsigned integer (uint8 or uint16)" if unsigned_only else "integer"
+    expected = f"{dtype_txt} label map {shape_txt}"
+    if arr.dtype.kind not in kinds:
+        raise ContractError(
+            "bad_dtype", case=case, file=file, key=key, expected=expected, found=_desc(arr),
+            fix=f"write {key} as uint16 (label i = box i, 0 = background)")
+    if spatial_shape is not None and tuple(arr.shape) != tuple(spatial_shape):
+        raise ContractError(
+            "bad_shape", case=case, file=file, key=key, expected=expected, found=_desc(arr),
+            fix=f"write {key} with exactly the input image's spatial shape")
+    if max_label is None or arr.size == 0:
+        return
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo < 0 or hi > max_label:
+        raise ContractError(
+            "bad_values", case=case, file=file, key=key,
+            expected=f"labels 0..{max_label}", found=f"labels {lo}..{hi}",
+            fix="label i must be the instance prompted by box i, 0 the background")
+
+
+def _resolve(case_or_path: Case | str | Path, dim: int | None):
+    if isinstance(case_or_path, Case):
+        return case_or_path.input_path, case_or_path.name, dim or case_or_path.dim
+    path = Path(case_or_path)
+    name = case_name_of(path)
+    if dim is None:
+        _, dim = parse_case_name(name, {})
+    return path, name, dim
+
+
+def load_input(
+    case_or_path: Case | str | Path, limits: Mapping[str, Any] | None = None, *,
+    dim: int | None = None,
+) -> CaseInput:
+    """Load and validate an input case (``imgs``, ``boxes``, and ``spacing`` in 3D).
+
+    ``case_or_path`` is a :class:`Case` or a file path (dimensionality then from the
+    name unless ``dim`` is given). ``limits`` is the challenge's ``[contract]``
+    section (``max_file_bytes``, ``max_decompressed_bytes``, ``max_instances``);
+    ``None`` = bundled defaults. In 2D a stored ``spacing`` is not even read.
+    Raises :class:`ContractError`.
+    """
+    path, name, dim = _resolve(case_or_path, dim)
+    check_dim(dim, case=name, file=path)
+    lim = _limits(limits)
+    keys = {"imgs": "uint8 image", "boxes": f"integer boxes {BOX_LAYOUT[dim]}"}
+    if dim == 3:
+        keys["spacing"] = "floating voxel spacing (3,)"
+    arrays = load_npz(path, keys=keys, max_file_bytes=lim["max_file_bytes"],
+                      max_decompressed_bytes=lim["max_decompressed_bytes"], case=name)
+    spatial = check_imgs(arrays["imgs"], dim, case=name, file=path)
+    check_boxes(arrays["boxes"], spatial, dim, max_instances=int(lim["max_instances"]),
+                case=name, file=path)
+    spacing = arrays.get("spacing")
+    if dim == 3:
+        check_spacing(spacing, case=name, file=path)
+    return CaseInput(arrays["imgs"], arrays["boxes"], spacing if dim == 3 else None, dim)
+
+
+def load_gt(
+    path: str | Path, dim: int, image_shape: tuple[int, ...] | None = None,
+    limits: Mapping[str, Any] | None = None, *, n_boxes: int | None = None,
+    case: str | None = None,
+) -> GroundTruth:
+    """Load and validate a ground truth (``gts``, and ``spacing`` in 3D).
+
+    ``image_shape`` is the input's spatial shape (``(H, W)`` / ``(D, H, W)``; a 2D
+    ``(H, W, 3)`` image shape is accepted and cut to ``(H, W)``); ``None`` checks only
+    the rank. Labels must lie in ``0..n_boxes`` (``0..max_instances`` when
+    ``n_boxes`` is None). Raises :class:`ContractError`.
+    """
+    path = Path(path)
+    name = case if case is not None else case_name_of(path)
+    check_dim(dim, case=name, file=path)
+    lim = _limits(limits)
+    keys = {"gts": "integer label map"}
+    if dim == 3:
+        keys["spacing"] = "floating voxel spacing (3,)"
+    arrays = load_npz(path, keys=keys, max_file_bytes=lim["max_file_bytes"],
+                      max_decompressed_bytes=lim["max_decompressed_bytes"], case=name)
+    gts = arrays["gts"]
+    shape = None if image_shape is None else tuple(image_shape)[:dim]
+    if shape is None and gts.ndim != dim:
+        raise ContractError("bad_shape", case=name, file=path, key="gts",
+                            expected=f"a {dim}D label map", found=_desc(gts))
+    if gts.dtype == np.bool_:
+        raise ContractError("bad_dtype", case=name, file=path, key="gts",
+                            expected="integer label map (label i = box i)", found=_desc(gts),
+                            fix="write gts as uint16 labels, not a boolean mask")
+    max_label = int(n_boxes) if n_boxes is not None else int(lim["max_instances"])
+    check_label_map(gts, "gts", shape, max_label=max_label, case=name, file=path)
+    spacing = None
+    if dim == 3:
+        spacing = arrays["spacing"]
+        check_spacing(spacing, case=name, file=path)
+    return GroundTruth(gts, spacing)
+
+
+def load_prediction(
+    path: str | Path, expected_shape: tuple[int, ...],
+    limits: Mapping[str, Any] | None = None, *, case: str | None = None,
+) -> np.ndarray:
+    """Load and validate a participant's prediction: ``segs`` as stored.
+
+    ``expected_shape`` is the input's spatial shape. ``segs`` must be an unsigned
+    integer array of exactly that shape (module docstring). Label values are not
+    bounded (labels above the number of boxes are the metric's business). Raises
+    :class:`ContractError` (``missing_file`` when there is no output).
+    """
+    path = Path(path)
+    name = case if case is not None else case_name_of(path)
+    lim = _limits(limits)
+    arrays = load_npz(path, keys={"segs": "unsigned integer label map"},
+                      max_file_bytes=lim["max_file_bytes"],
+                      max_decompressed_bytes=lim["max_decompressed_bytes"], case=name)
+    segs = arrays["segs"]
+    check_label_map(segs, "segs", tuple(expected_shape), unsigned_only=True,
+                    case=name, file=path)
+    return segs
