@@ -89,7 +89,9 @@ def parse_case_name(name: str, aliases: Mapping[str, str] | None = None) -> tupl
     fields = stem.split("_")
     if len(fields) < 2 or not fields[1]:
         raise ContractError(
-            "bad_name", case=stem, file=name,
+            "bad_name",
+            case=stem,
+            file=name,
             expected="a name like 2DBox_<Modality>_<id>.npz or 3DBox_<Modality>_<id>.npz",
             found=f"'{stem}' (no modality field)",
             fix="rename the file or give its modality and dim in a manifest (case,modality,dim)",
@@ -115,14 +117,22 @@ def read_manifest(
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
-        raise ContractError("missing_file", file=path, expected="a readable manifest CSV",
-                            found=f"{type(exc).__name__}: {exc.strerror}") from None
+        raise ContractError(
+            "missing_file",
+            file=path,
+            expected="a readable manifest CSV",
+            found=f"{type(exc).__name__}: {exc.strerror}",
+        ) from None
     reader = csv.DictReader(text.splitlines())
     cols = [c.strip() for c in (reader.fieldnames or [])]
     if "case" not in cols:
-        raise ContractError("bad_values", file=path, key="case",
-                            expected="a header with columns case,modality,dim",
-                            found=f"columns {cols}")
+        raise ContractError(
+            "bad_values",
+            file=path,
+            key="case",
+            expected="a header with columns case,modality,dim",
+            found=f"columns {cols}",
+        )
     out: dict[str, tuple[str | None, int | None]] = {}
     for lineno, row in enumerate(reader, start=2):
         row = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
@@ -130,11 +140,22 @@ def read_manifest(
         if case.lower().endswith(".npz"):
             case = case[:-4]
         if not case:
-            raise ContractError("bad_values", file=path, key="case",
-                                expected=f"a case name on line {lineno}", found="an empty field")
+            raise ContractError(
+                "bad_values",
+                file=path,
+                key="case",
+                expected=f"a case name on line {lineno}",
+                found="an empty field",
+            )
         if case in out:
-            raise ContractError("duplicate_case", case=case, file=path, key="case",
-                                expected="each case once", found=f"'{case}' again on line {lineno}")
+            raise ContractError(
+                "duplicate_case",
+                case=case,
+                file=path,
+                key="case",
+                expected="each case once",
+                found=f"'{case}' again on line {lineno}",
+            )
         modality = row.get("modality") or None
         if modality is not None:
             modality = resolve_modality(modality, aliases, known)
@@ -142,8 +163,14 @@ def read_manifest(
         dim: int | None = None
         if dim_text:
             if dim_text.upper().rstrip("D") not in ("2", "3"):
-                raise ContractError("bad_values", case=case, file=path, key="dim",
-                                    expected=f"2 or 3 on line {lineno}", found=repr(dim_text))
+                raise ContractError(
+                    "bad_values",
+                    case=case,
+                    file=path,
+                    key="dim",
+                    expected=f"2 or 3 on line {lineno}",
+                    found=repr(dim_text),
+                )
             dim = int(dim_text.upper().rstrip("D"))
         out[case] = (modality, dim)
     return out
@@ -175,56 +202,90 @@ def discover_cases(
     aliases, known = ch.modality_aliases, ch.modalities
     inputs_dir = Path(inputs_dir)
     if not inputs_dir.is_dir():
-        raise ContractError("missing_file", file=inputs_dir, expected="a folder of .npz cases",
-                            found="no such folder" if not inputs_dir.exists() else "not a folder")
+        raise ContractError(
+            "missing_file",
+            file=inputs_dir,
+            expected="a folder of .npz cases",
+            found="no such folder" if not inputs_dir.exists() else "not a folder",
+        )
     files: dict[str, Path] = {}
     with os.scandir(inputs_dir) as it:
         entries = sorted(it, key=lambda e: e.name)
     for entry in entries:
         if not entry.name.lower().endswith(".npz") or len(entry.name) <= 4:
-            warnings.warn(f"{inputs_dir / entry.name}: not an .npz file; ignored",
-                          ContractWarning, stacklevel=2)
+            warnings.warn(
+                f"{inputs_dir / entry.name}: not an .npz file; ignored",
+                ContractWarning,
+                stacklevel=2,
+            )
             continue
         if entry.is_dir(follow_symlinks=False):
-            warnings.warn(f"{inputs_dir / entry.name}: a folder, not a case file; ignored",
-                          ContractWarning, stacklevel=2)
+            warnings.warn(
+                f"{inputs_dir / entry.name}: a folder, not a case file; ignored",
+                ContractWarning,
+                stacklevel=2,
+            )
             continue
         name = entry.name[:-4]
         if name in files:
-            raise ContractError("duplicate_case", case=name, file=inputs_dir / entry.name,
-                                expected="one file per case name",
-                                found=f"both {files[name].name} and {entry.name}",
-                                fix="remove one of them")
+            raise ContractError(
+                "duplicate_case",
+                case=name,
+                file=inputs_dir / entry.name,
+                expected="one file per case name",
+                found=f"both {files[name].name} and {entry.name}",
+                fix="remove one of them",
+            )
         files[name] = inputs_dir / entry.name
     listed = read_manifest(manifest, aliases, known) if manifest is not None else {}
     missing = sorted(set(listed) - set(files))
     if missing:
-        raise ContractError("missing_file", case=missing[0], file=inputs_dir / f"{missing[0]}.npz",
-                            expected=f"every manifest case in {inputs_dir}",
-                            found=f"{len(missing)} missing: {', '.join(missing[:10])}")
+        raise ContractError(
+            "missing_file",
+            case=missing[0],
+            file=inputs_dir / f"{missing[0]}.npz",
+            expected=f"every manifest case in {inputs_dir}",
+            found=f"{len(missing)} missing: {', '.join(missing[:10])}",
+        )
     cases = []
     for name in sorted(files):
         modality, dim = listed.get(name, (None, None))
         if modality is None or dim is None:
             parsed_modality, parsed_dim = parse_case_name(name, aliases or {})
-            modality = modality if modality is not None else resolve_modality(
-                parsed_modality, aliases, known)
+            modality = (
+                modality
+                if modality is not None
+                else resolve_modality(parsed_modality, aliases, known)
+            )
             dim = dim if dim is not None else parsed_dim
         if known and modality not in known:
-            warnings.warn(f"{files[name]}: modality '{modality}' is not one of the challenge's "
-                          f"modalities {known}; kept as its own task", ContractWarning, stacklevel=2)
+            warnings.warn(
+                f"{files[name]}: modality '{modality}' is not one of the challenge's "
+                f"modalities {known}; kept as its own task",
+                ContractWarning,
+                stacklevel=2,
+            )
         gt_path = None
         if gt_dir is not None:
             gt_path = Path(gt_dir) / f"{name}.npz"
             try:
                 st = os.lstat(gt_path)
             except OSError:
-                raise ContractError("missing_file", case=name, file=gt_path,
-                                    expected=f"ground truth for case {name}",
-                                    found="no such file",
-                                    fix=f"add {gt_path.name} to {gt_dir}") from None
+                raise ContractError(
+                    "missing_file",
+                    case=name,
+                    file=gt_path,
+                    expected=f"ground truth for case {name}",
+                    found="no such file",
+                    fix=f"add {gt_path.name} to {gt_dir}",
+                ) from None
             if stat.S_ISDIR(st.st_mode):
-                raise ContractError("not_regular_file", case=name, file=gt_path,
-                                    expected="a ground-truth .npz file", found="a directory")
+                raise ContractError(
+                    "not_regular_file",
+                    case=name,
+                    file=gt_path,
+                    expected="a ground-truth .npz file",
+                    found="a directory",
+                )
         cases.append(Case(name, modality, dim, files[name], gt_path))
     return cases

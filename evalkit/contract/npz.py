@@ -104,44 +104,69 @@ class _BoundedReader(io.RawIOBase):
 
 def _open_regular(path: Path, case: str, max_file_bytes: int):
     """Open ``path`` read-only without following links; check it is a non-empty regular file."""
+
     def err(reason: str, expected: str, found: str, fix: str = "") -> ContractError:
         return ContractError(reason, case=case, file=path, expected=expected, found=found, fix=fix)
 
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        raise err("missing_file", "a file", "nothing at this path",
-                  f"write the file {path.name}") from None
+        raise err(
+            "missing_file", "a file", "nothing at this path", f"write the file {path.name}"
+        ) from None
     except OSError as exc:
-        raise err("missing_file", "a readable file", f"{type(exc).__name__}: {exc.strerror}") from None
+        raise err(
+            "missing_file", "a readable file", f"{type(exc).__name__}: {exc.strerror}"
+        ) from None
     if stat.S_ISLNK(st.st_mode):
-        raise err("symlink", "a regular file", "a symbolic link",
-                  "write the data itself, not a link (links are never followed)")
+        raise err(
+            "symlink",
+            "a regular file",
+            "a symbolic link",
+            "write the data itself, not a link (links are never followed)",
+        )
     if not stat.S_ISREG(st.st_mode):
-        raise err("not_regular_file", "a regular file", _kind(st.st_mode),
-                  "write a plain .npz file")
+        raise err(
+            "not_regular_file", "a regular file", _kind(st.st_mode), "write a plain .npz file"
+        )
     if st.st_size == 0:
-        raise err("empty_file", "a non-empty .npz file", "0 bytes",
-                  "write the arrays with numpy.savez_compressed")
+        raise err(
+            "empty_file",
+            "a non-empty .npz file",
+            "0 bytes",
+            "write the arrays with numpy.savez_compressed",
+        )
     if st.st_size > max_file_bytes:
-        raise err("too_large", f"at most {max_file_bytes} bytes on disk",
-                  f"{st.st_size} bytes", "reduce the file (use numpy.savez_compressed)")
+        raise err(
+            "too_large",
+            f"at most {max_file_bytes} bytes on disk",
+            f"{st.st_size} bytes",
+            "reduce the file (use numpy.savez_compressed)",
+        )
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     flags |= getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
     except OSError as exc:  # ELOOP: replaced by a link since lstat
-        raise err("symlink" if exc.errno == errno.ELOOP else "missing_file", "a readable regular file",
-                  f"{type(exc).__name__}: {exc.strerror}") from None
+        raise err(
+            "symlink" if exc.errno == errno.ELOOP else "missing_file",
+            "a readable regular file",
+            f"{type(exc).__name__}: {exc.strerror}",
+        ) from None
     try:
         fst = os.fstat(fd)
         if not stat.S_ISREG(fst.st_mode) or (fst.st_ino, fst.st_dev) != (st.st_ino, st.st_dev):
-            raise err("not_regular_file", "the same regular file throughout the check",
-                      "a file replaced while being opened")
+            raise err(
+                "not_regular_file",
+                "the same regular file throughout the check",
+                "a file replaced while being opened",
+            )
         if fst.st_size == 0:
             raise err("empty_file", "a non-empty .npz file", "0 bytes")
         if fst.st_size > max_file_bytes:
-            raise err("too_large", f"at most {max_file_bytes} bytes on disk", f"{fst.st_size} bytes")
+            raise err(
+                "too_large", f"at most {max_file_bytes} bytes on disk", f"{fst.st_size} bytes"
+            )
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
@@ -149,9 +174,13 @@ def _open_regular(path: Path, case: str, max_file_bytes: int):
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe"),
-                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device")):
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
         if test(mode):
             return name
     return "a special file"
@@ -203,8 +232,9 @@ def load_npz(
     """
     path = Path(path)
     case = case if case is not None else case_name_of(path)
-    lim = _limits({"max_file_bytes": max_file_bytes,
-                   "max_decompressed_bytes": max_decompressed_bytes})
+    lim = _limits(
+        {"max_file_bytes": max_file_bytes, "max_decompressed_bytes": max_decompressed_bytes}
+    )
     max_file, max_dec = int(lim["max_file_bytes"]), int(lim["max_decompressed_bytes"])
     if keys is None:
         wanted: dict[str, str] | None = None
@@ -215,27 +245,37 @@ def load_npz(
     optional = set(optional)
 
     def err(reason, key=None, expected="", found="", fix="") -> ContractError:
-        return ContractError(reason, case=case, file=path, key=key, expected=expected,
-                             found=found, fix=fix)
+        return ContractError(
+            reason, case=case, file=path, key=key, expected=expected, found=found, fix=fix
+        )
 
     fh = _open_regular(path, case, max_file)
     with fh:
         magic = fh.read(8)
         fh.seek(0)
         if magic.startswith(_NPY_MAGIC):
-            raise err("bad_zip", expected="an .npz archive (a zip of .npy members)",
-                      found="a plain .npy file",
-                      fix="write the arrays with numpy.savez_compressed(path, key=array, ...)")
+            raise err(
+                "bad_zip",
+                expected="an .npz archive (a zip of .npy members)",
+                found="a plain .npy file",
+                fix="write the arrays with numpy.savez_compressed(path, key=array, ...)",
+            )
         if not magic.startswith(_ZIP_MAGICS):
-            raise err("bad_zip", expected="an .npz archive (a zip of .npy members)",
-                      found=f"a file starting with {magic[:4]!r}",
-                      fix="write the arrays with numpy.savez_compressed")
+            raise err(
+                "bad_zip",
+                expected="an .npz archive (a zip of .npy members)",
+                found=f"a file starting with {magic[:4]!r}",
+                fix="write the arrays with numpy.savez_compressed",
+            )
         try:
             zf = zipfile.ZipFile(fh)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
-            raise err("bad_zip", expected="a complete, readable zip archive",
-                      found=f"a damaged or truncated zip ({exc})",
-                      fix="write the file again with numpy.savez_compressed") from None
+            raise err(
+                "bad_zip",
+                expected="a complete, readable zip archive",
+                found=f"a damaged or truncated zip ({exc})",
+                fix="write the file again with numpy.savez_compressed",
+            ) from None
         with zf:
             return _load_members(zf, wanted, optional, max_dec, err)
 
@@ -246,13 +286,17 @@ def _load_members(zf, wanted, optional, max_dec, err) -> dict[str, np.ndarray]:
         raise err("bad_zip", expected=f"at most {MAX_MEMBERS} members", found=f"{len(infos)}")
     declared = sum(i.file_size for i in infos)
     if declared > max_dec:
-        raise err("zip_bomb", expected=f"at most {max_dec} bytes once decompressed",
-                  found=f"members declaring {declared} bytes",
-                  fix="store only the required keys; large arrays should compress, not inflate")
+        raise err(
+            "zip_bomb",
+            expected=f"at most {max_dec} bytes once decompressed",
+            found=f"members declaring {declared} bytes",
+            fix="store only the required keys; large arrays should compress, not inflate",
+        )
     members: dict[str, zipfile.ZipInfo] = {}
     for info in infos:
-        if info.filename in members or (info.filename.endswith(".npy")
-                                        and info.filename[:-4] in members):
+        if info.filename in members or (
+            info.filename.endswith(".npy") and info.filename[:-4] in members
+        ):
             raise err("bad_zip", expected="each member once", found=f"'{info.filename}' twice")
         if info.filename.endswith(".npy"):
             members[info.filename[:-4]] = info
@@ -266,9 +310,13 @@ def _load_members(zf, wanted, optional, max_dec, err) -> dict[str, np.ndarray]:
                 continue
             found = sorted(members)
             shown = ", ".join(repr(k) for k in found[:20]) + (" ..." if len(found) > 20 else "")
-            raise err("missing_key", key=key, expected=description,
-                      found=f"no such key (keys present: {shown or 'none'})",
-                      fix=f"save the array under the name '{key}'")
+            raise err(
+                "missing_key",
+                key=key,
+                expected=description,
+                found=f"no such key (keys present: {shown or 'none'})",
+                fix=f"save the array under the name '{key}'",
+            )
         out[key] = _load_member(zf, info, key, err)
     return out
 
@@ -278,9 +326,13 @@ def _load_member(zf, info: zipfile.ZipInfo, key: str, err) -> np.ndarray:
         raise err("bad_zip", key=key, expected="an unencrypted member", found="an encrypted member")
 
     def overflow(count: int) -> None:
-        raise err("zip_bomb", key=key, expected=f"{info.file_size} bytes (declared in the zip)",
-                  found=f"more than {count - 1} bytes once inflated",
-                  fix="write the file with numpy.savez_compressed")
+        raise err(
+            "zip_bomb",
+            key=key,
+            expected=f"{info.file_size} bytes (declared in the zip)",
+            found=f"more than {count - 1} bytes once inflated",
+            fix="write the file with numpy.savez_compressed",
+        )
 
     try:
         with zf.open(info) as raw:
@@ -289,28 +341,47 @@ def _load_member(zf, info: zipfile.ZipInfo, key: str, err) -> np.ndarray:
             shape, _fortran, dtype = _read_header(stream, version)
             header_len = stream.consumed
         if dtype.hasobject:
-            raise err("pickled", key=key, expected="a numeric array",
-                      found=f"an object array (dtype {dtype.str}), which would need unpickling",
-                      fix="save plain numeric arrays; object arrays are never loaded")
+            raise err(
+                "pickled",
+                key=key,
+                expected="a numeric array",
+                found=f"an object array (dtype {dtype.str}), which would need unpickling",
+                fix="save plain numeric arrays; object arrays are never loaded",
+            )
         if any(d < 0 for d in shape):
             raise err("bad_zip", key=key, expected="a valid .npy header", found=f"shape {shape}")
         nbytes = math.prod(shape) * dtype.itemsize
         if nbytes > info.file_size - header_len:
-            raise err("bad_zip", key=key,
-                      expected=f"{nbytes} bytes of data for {dtype} {shape}",
-                      found=f"a member of {info.file_size - header_len} data bytes",
-                      fix="write the file again with numpy.savez_compressed")
+            raise err(
+                "bad_zip",
+                key=key,
+                expected=f"{nbytes} bytes of data for {dtype} {shape}",
+                found=f"a member of {info.file_size - header_len} data bytes",
+                fix="write the file again with numpy.savez_compressed",
+            )
         with zf.open(info) as raw:
             stream = _BoundedReader(raw, info.file_size, overflow)
-            arr = npformat.read_array(stream, allow_pickle=False,
-                                      max_header_size=MAX_HEADER_BYTES)
+            arr = npformat.read_array(stream, allow_pickle=False, max_header_size=MAX_HEADER_BYTES)
             while stream.read(1 << 16):  # drain to EOF so zipfile checks the CRC
                 pass
         return arr
     except ContractError:
         raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, TypeError,
-            NotImplementedError, RuntimeError, SyntaxError) as exc:
-        raise err("bad_zip", key=key, expected="a readable .npy member",
-                  found=f"{type(exc).__name__}: {exc}",
-                  fix="write the file again with numpy.savez_compressed") from None
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        ValueError,
+        TypeError,
+        NotImplementedError,
+        RuntimeError,
+        SyntaxError,
+    ) as exc:
+        raise err(
+            "bad_zip",
+            key=key,
+            expected="a readable .npy member",
+            found=f"{type(exc).__name__}: {exc}",
+            fix="write the file again with numpy.savez_compressed",
+        ) from None

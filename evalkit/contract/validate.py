@@ -82,45 +82,87 @@ def _is_int(a: np.ndarray) -> bool:
 
 def check_dim(dim: Any, *, case: str | None = None, file: str | Path | None = None) -> int:
     if dim not in (2, 3):
-        raise ContractError("bad_values", case=case, file=file, expected="dim 2 or 3",
-                            found=repr(dim))
+        raise ContractError(
+            "bad_values", case=case, file=file, expected="dim 2 or 3", found=repr(dim)
+        )
     return int(dim)
 
 
 def check_imgs(imgs: np.ndarray, dim: int, *, case=None, file=None) -> tuple[int, ...]:
     """Check ``imgs``; return the spatial shape (``(H, W)`` or ``(D, H, W)``)."""
-    expected = ("uint8 array of shape (H, W, 3)" if dim == 2
-                else "uint8 array of shape (D, H, W)")
+    expected = "uint8 array of shape (H, W, 3)" if dim == 2 else "uint8 array of shape (D, H, W)"
     if imgs.dtype != np.uint8:
-        raise ContractError("bad_dtype", case=case, file=file, key="imgs", expected=expected,
-                            found=_desc(imgs), fix="write the image as uint8 (values 0..255)")
+        raise ContractError(
+            "bad_dtype",
+            case=case,
+            file=file,
+            key="imgs",
+            expected=expected,
+            found=_desc(imgs),
+            fix="write the image as uint8 (values 0..255)",
+        )
     ok = imgs.ndim == 3 and (dim == 3 or imgs.shape[2] == 3)
     if not ok or min(imgs.shape, default=0) < 1:
-        raise ContractError("bad_shape", case=case, file=file, key="imgs", expected=expected,
-                            found=_desc(imgs),
-                            fix=("2D images are RGB with channels last" if dim == 2
-                                 else "3D images are single-channel volumes, slices first"))
+        raise ContractError(
+            "bad_shape",
+            case=case,
+            file=file,
+            key="imgs",
+            expected=expected,
+            found=_desc(imgs),
+            fix=(
+                "2D images are RGB with channels last"
+                if dim == 2
+                else "3D images are single-channel volumes, slices first"
+            ),
+        )
     return tuple(imgs.shape[:2]) if dim == 2 else tuple(imgs.shape)
 
 
 def check_boxes(
-    boxes: np.ndarray, spatial_shape: tuple[int, ...], dim: int, *,
-    max_instances: int = 65535, case=None, file=None,
+    boxes: np.ndarray,
+    spatial_shape: tuple[int, ...],
+    dim: int,
+    *,
+    max_instances: int = 65535,
+    case=None,
+    file=None,
 ) -> None:
     """Check ``boxes`` against the image's spatial shape (inclusive index boxes)."""
     width = 4 if dim == 2 else 6
     expected = f"integer array of shape (N, {width}) {BOX_LAYOUT[dim]}"
     fix = f"write boxes as int64 rows {BOX_LAYOUT[dim]}, inclusive pixel indices"
     if not _is_int(boxes):
-        raise ContractError("bad_dtype", case=case, file=file, key="boxes", expected=expected,
-                            found=_desc(boxes), fix=fix)
+        raise ContractError(
+            "bad_dtype",
+            case=case,
+            file=file,
+            key="boxes",
+            expected=expected,
+            found=_desc(boxes),
+            fix=fix,
+        )
     if boxes.ndim != 2 or boxes.shape[1] != width:
-        raise ContractError("bad_shape", case=case, file=file, key="boxes", expected=expected,
-                            found=_desc(boxes), fix=fix)
+        raise ContractError(
+            "bad_shape",
+            case=case,
+            file=file,
+            key="boxes",
+            expected=expected,
+            found=_desc(boxes),
+            fix=fix,
+        )
     n = boxes.shape[0]
     if not 1 <= n <= max_instances:
-        raise ContractError("bad_shape", case=case, file=file, key="boxes",
-                            expected=f"1 to {max_instances} boxes", found=f"{n} boxes", fix=fix)
+        raise ContractError(
+            "bad_shape",
+            case=case,
+            file=file,
+            key="boxes",
+            expected=f"1 to {max_instances} boxes",
+            found=f"{n} boxes",
+            fix=fix,
+        )
     b = boxes.astype(np.int64, copy=False) if boxes.dtype != np.uint64 else boxes
     if dim == 2:
         h, w = spatial_shape
@@ -133,17 +175,27 @@ def check_boxes(
         if bad_order.size:
             i = int(bad_order[0])
             raise ContractError(
-                "bad_box", case=case, file=file, key="boxes",
+                "bad_box",
+                case=case,
+                file=file,
+                key="boxes",
                 expected=f"{axis}_min <= {axis}_max in every row {BOX_LAYOUT[dim]}",
                 found=f"row {i} = {b[i].tolist()} ({axis}_min {lo[i, j]} > {axis}_max {hi[i, j]}; "
-                      f"{bad_order.size} such rows)", fix=fix)
+                f"{bad_order.size} such rows)",
+                fix=fix,
+            )
         out = np.flatnonzero((lo[:, j] < 0) | (hi[:, j] >= size))
         if out.size:
             i = int(out[0])
             raise ContractError(
-                "bad_box", case=case, file=file, key="boxes",
+                "bad_box",
+                case=case,
+                file=file,
+                key="boxes",
                 expected=f"0 <= {axis} < {size} (image spatial shape {tuple(spatial_shape)})",
-                found=f"row {i} = {b[i].tolist()} ({out.size} rows out of bounds)", fix=fix)
+                found=f"row {i} = {b[i].tolist()} ({out.size} rows out of bounds)",
+                fix=fix,
+            )
 
 
 def check_spacing(spacing: np.ndarray, *, case=None, file=None) -> None:
@@ -151,42 +203,89 @@ def check_spacing(spacing: np.ndarray, *, case=None, file=None) -> None:
     expected = "floating array of shape (3,), finite and > 0"
     fix = "write the voxel spacing in mm as float64, in the array's axis order"
     if spacing.dtype.kind != "f":
-        raise ContractError("bad_spacing", case=case, file=file, key="spacing",
-                            expected=expected, found=_desc(spacing), fix=fix)
+        raise ContractError(
+            "bad_spacing",
+            case=case,
+            file=file,
+            key="spacing",
+            expected=expected,
+            found=_desc(spacing),
+            fix=fix,
+        )
     if spacing.shape != (3,):
-        raise ContractError("bad_spacing", case=case, file=file, key="spacing",
-                            expected=expected, found=_desc(spacing), fix=fix)
+        raise ContractError(
+            "bad_spacing",
+            case=case,
+            file=file,
+            key="spacing",
+            expected=expected,
+            found=_desc(spacing),
+            fix=fix,
+        )
     if not (np.all(np.isfinite(spacing)) and np.all(spacing > 0)):
-        raise ContractError("bad_spacing", case=case, file=file, key="spacing",
-                            expected=expected, found=f"values {spacing.tolist()}", fix=fix)
+        raise ContractError(
+            "bad_spacing",
+            case=case,
+            file=file,
+            key="spacing",
+            expected=expected,
+            found=f"values {spacing.tolist()}",
+            fix=fix,
+        )
 
 
 def check_label_map(
-    arr: np.ndarray, key: str, spatial_shape: tuple[int, ...] | None, *,
-    max_label: int | None = None, unsigned_only: bool = False, case=None, file=None,
+    arr: np.ndarray,
+    key: str,
+    spatial_shape: tuple[int, ...] | None,
+    *,
+    max_label: int | None = None,
+    unsigned_only: bool = False,
+    case=None,
+    file=None,
 ) -> None:
     """An integer label map: dtype, exact spatial shape, labels in ``0..max_label``."""
-    shape_txt = "of the image's spatial shape" if spatial_shape is None else (
-        f"of shape {tuple(spatial_shape)}")
+    shape_txt = (
+        "of the image's spatial shape"
+        if spatial_shape is None
+        else (f"of shape {tuple(spatial_shape)}")
+    )
     kinds = "u" if unsigned_only else "iu"
     dtype_txt = "unsigned integer (uint8 or uint16)" if unsigned_only else "integer"
     expected = f"{dtype_txt} label map {shape_txt}"
     if arr.dtype.kind not in kinds:
         raise ContractError(
-            "bad_dtype", case=case, file=file, key=key, expected=expected, found=_desc(arr),
-            fix=f"write {key} as uint16 (label i = box i, 0 = background)")
+            "bad_dtype",
+            case=case,
+            file=file,
+            key=key,
+            expected=expected,
+            found=_desc(arr),
+            fix=f"write {key} as uint16 (label i = box i, 0 = background)",
+        )
     if spatial_shape is not None and tuple(arr.shape) != tuple(spatial_shape):
         raise ContractError(
-            "bad_shape", case=case, file=file, key=key, expected=expected, found=_desc(arr),
-            fix=f"write {key} with exactly the input image's spatial shape")
+            "bad_shape",
+            case=case,
+            file=file,
+            key=key,
+            expected=expected,
+            found=_desc(arr),
+            fix=f"write {key} with exactly the input image's spatial shape",
+        )
     if max_label is None or arr.size == 0:
         return
     lo, hi = int(arr.min()), int(arr.max())
     if lo < 0 or hi > max_label:
         raise ContractError(
-            "bad_values", case=case, file=file, key=key,
-            expected=f"labels 0..{max_label}", found=f"labels {lo}..{hi}",
-            fix="label i must be the instance prompted by box i, 0 the background")
+            "bad_values",
+            case=case,
+            file=file,
+            key=key,
+            expected=f"labels 0..{max_label}",
+            found=f"labels {lo}..{hi}",
+            fix="label i must be the instance prompted by box i, 0 the background",
+        )
 
 
 def _resolve(case_or_path: Case | str | Path, dim: int | None):
@@ -200,7 +299,9 @@ def _resolve(case_or_path: Case | str | Path, dim: int | None):
 
 
 def load_input(
-    case_or_path: Case | str | Path, limits: Mapping[str, Any] | None = None, *,
+    case_or_path: Case | str | Path,
+    limits: Mapping[str, Any] | None = None,
+    *,
     dim: int | None = None,
 ) -> CaseInput:
     """Load and validate an input case (``imgs``, ``boxes``, and ``spacing`` in 3D).
@@ -217,11 +318,17 @@ def load_input(
     keys = {"imgs": "uint8 image", "boxes": f"integer boxes {BOX_LAYOUT[dim]}"}
     if dim == 3:
         keys["spacing"] = "floating voxel spacing (3,)"
-    arrays = load_npz(path, keys=keys, max_file_bytes=lim["max_file_bytes"],
-                      max_decompressed_bytes=lim["max_decompressed_bytes"], case=name)
+    arrays = load_npz(
+        path,
+        keys=keys,
+        max_file_bytes=lim["max_file_bytes"],
+        max_decompressed_bytes=lim["max_decompressed_bytes"],
+        case=name,
+    )
     spatial = check_imgs(arrays["imgs"], dim, case=name, file=path)
-    check_boxes(arrays["boxes"], spatial, dim, max_instances=int(lim["max_instances"]),
-                case=name, file=path)
+    check_boxes(
+        arrays["boxes"], spatial, dim, max_instances=int(lim["max_instances"]), case=name, file=path
+    )
     spacing = arrays.get("spacing")
     if dim == 3:
         check_spacing(spacing, case=name, file=path)
@@ -229,8 +336,12 @@ def load_input(
 
 
 def load_gt(
-    path: str | Path, dim: int, image_shape: tuple[int, ...] | None = None,
-    limits: Mapping[str, Any] | None = None, *, n_boxes: int | None = None,
+    path: str | Path,
+    dim: int,
+    image_shape: tuple[int, ...] | None = None,
+    limits: Mapping[str, Any] | None = None,
+    *,
+    n_boxes: int | None = None,
     case: str | None = None,
 ) -> GroundTruth:
     """Load and validate a ground truth (``gts``, and ``spacing`` in 3D).
@@ -247,17 +358,34 @@ def load_gt(
     keys = {"gts": "integer label map"}
     if dim == 3:
         keys["spacing"] = "floating voxel spacing (3,)"
-    arrays = load_npz(path, keys=keys, max_file_bytes=lim["max_file_bytes"],
-                      max_decompressed_bytes=lim["max_decompressed_bytes"], case=name)
+    arrays = load_npz(
+        path,
+        keys=keys,
+        max_file_bytes=lim["max_file_bytes"],
+        max_decompressed_bytes=lim["max_decompressed_bytes"],
+        case=name,
+    )
     gts = arrays["gts"]
     shape = None if image_shape is None else tuple(image_shape)[:dim]
     if shape is None and gts.ndim != dim:
-        raise ContractError("bad_shape", case=name, file=path, key="gts",
-                            expected=f"a {dim}D label map", found=_desc(gts))
+        raise ContractError(
+            "bad_shape",
+            case=name,
+            file=path,
+            key="gts",
+            expected=f"a {dim}D label map",
+            found=_desc(gts),
+        )
     if gts.dtype == np.bool_:
-        raise ContractError("bad_dtype", case=name, file=path, key="gts",
-                            expected="integer label map (label i = box i)", found=_desc(gts),
-                            fix="write gts as uint16 labels, not a boolean mask")
+        raise ContractError(
+            "bad_dtype",
+            case=name,
+            file=path,
+            key="gts",
+            expected="integer label map (label i = box i)",
+            found=_desc(gts),
+            fix="write gts as uint16 labels, not a boolean mask",
+        )
     max_label = int(n_boxes) if n_boxes is not None else int(lim["max_instances"])
     check_label_map(gts, "gts", shape, max_label=max_label, case=name, file=path)
     spacing = None
@@ -268,8 +396,11 @@ def load_gt(
 
 
 def load_prediction(
-    path: str | Path, expected_shape: tuple[int, ...],
-    limits: Mapping[str, Any] | None = None, *, case: str | None = None,
+    path: str | Path,
+    expected_shape: tuple[int, ...],
+    limits: Mapping[str, Any] | None = None,
+    *,
+    case: str | None = None,
 ) -> np.ndarray:
     """Load and validate a participant's prediction: ``segs`` as stored.
 
@@ -281,10 +412,13 @@ def load_prediction(
     path = Path(path)
     name = case if case is not None else case_name_of(path)
     lim = _limits(limits)
-    arrays = load_npz(path, keys={"segs": "unsigned integer label map"},
-                      max_file_bytes=lim["max_file_bytes"],
-                      max_decompressed_bytes=lim["max_decompressed_bytes"], case=name)
+    arrays = load_npz(
+        path,
+        keys={"segs": "unsigned integer label map"},
+        max_file_bytes=lim["max_file_bytes"],
+        max_decompressed_bytes=lim["max_decompressed_bytes"],
+        case=name,
+    )
     segs = arrays["segs"]
-    check_label_map(segs, "segs", tuple(expected_shape), unsigned_only=True,
-                    case=name, file=path)
+    check_label_map(segs, "segs", tuple(expected_shape), unsigned_only=True, case=name, file=path)
     return segs
