@@ -1,0 +1,53 @@
+"""``evalkit run``: run one submission image on a folder of cases."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--submission", required=True,
+                        help="image tarball (.tar, .tar.gz) or a local image reference/ID (never pulled)")
+    parser.add_argument("--cases", required=True, type=Path,
+                        help="folder of input .npz cases, or a folder holding imgs/")
+    parser.add_argument("--out", required=True, type=Path,
+                        help="run folder; results go to <out>/submissions/<name>/")
+    parser.add_argument("--config", default=None, help="challenge TOML (default: bundled cvpr24)")
+    parser.add_argument("--name", default=None, help="submission name (default: from the file/reference)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def cases_folder(path: Path) -> Path:
+    """``DIR`` or ``DIR/imgs`` when DIR holds an ``imgs/`` folder."""
+    return path / "imgs" if (path / "imgs").is_dir() else path
+
+
+def run(args: argparse.Namespace) -> int:
+    from evalkit.config import ConfigError, load_challenge
+    from evalkit.contract import ContractError, discover_cases
+    from evalkit.runner.engine import EngineError, ensure_engine
+    from evalkit.runner.intake import IntakeError, intake
+    from evalkit.runner.run import run_submission
+
+    try:
+        challenge = load_challenge(args.config)
+        cases = discover_cases(cases_folder(args.cases), challenge=challenge)
+        if not cases:
+            print(f"evalkit run: no .npz cases in {cases_folder(args.cases)}", file=sys.stderr)
+            return 2
+        client = ensure_engine()
+        image = intake(args.submission, client, name=args.name)
+        records = run_submission(image, cases, args.out, challenge, name=image.name,
+                                 client=client, progress=not args.no_progress)
+    except (ConfigError, ContractError, EngineError, IntakeError, ValueError) as exc:
+        print(f"evalkit run: {exc}", file=sys.stderr)
+        return 2
+    counts: dict[str, int] = {}
+    for r in records:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    sub = Path(args.out) / "submissions" / image.name
+    print(f"{image.name} ({image.image_id[:19]}): {len(records)} cases, "
+          + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + f"; journal {sub / 'journal.jsonl'}")
+    return 0

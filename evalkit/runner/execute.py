@@ -1,0 +1,284 @@
+"""One case in one fresh, locked-down container.
+
+:func:`run_case` stages the input read-only, mounts a size-capped empty outputs
+folder, creates the container (never ``containers.run``: that pulls), enforces
+the deadline on the monotonic clock, reads the exit state, timings, cgroup
+counters and logs, removes the container, then collects and validates the
+output. It never raises for anything the participant's image does: every
+outcome is a :class:`~evalkit.runner.journal.CaseRecord` with one status.
+
+Status decision (shared/spec/runner.md), first match wins:
+``harness_error`` (the harness itself failed) > ``timeout`` (the runner killed it
+at the deadline) > ``oom`` (``State.OOMKilled`` and not killed by the runner;
+exit code 137 alone means nothing) > ``nonzero_exit`` > ``missing_output`` >
+``invalid_output`` (symlink, special file, over the cap, or breaks the contract) > ``ok``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import requests
+
+from evalkit.runner.cgroups import CaseCgroup, new_case_cgroup
+from evalkit.runner.journal import CaseRecord
+from evalkit.runner.limits import RunnerLimits
+from evalkit.runner.outputs import OutputRejected, capped_folder, collect, is_mountpoint, unmount
+
+INPUTS_IN_CONTAINER = "/workspace/inputs"
+OUTPUTS_IN_CONTAINER = "/workspace/outputs"
+KILL_GRACE_S = 30.0
+REASON_MAX_CHARS = 300
+_DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
+
+
+@dataclass(frozen=True)
+class CaseJob:
+    """What :func:`run_case` needs to know about a case."""
+
+    name: str
+    input_path: Path
+    expected_shape: tuple[int, ...] | None = None  # spatial shape of the prediction
+    dim: int | None = None  # 2 or 3; None = from the name
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_docker_time(value: str | None) -> float | None:
+    """Engine timestamp (RFC 3339, nanoseconds) -> POSIX seconds; ``None`` for the zero time."""
+    if not value or value.startswith("0001-01-01"):
+        return None
+    main, _, frac = value.rstrip("Z").partition(".")
+    tz = 0.0
+    if "+" in frac or "-" in frac:  # offset form: 2024-01-01T00:00:00.123+01:00
+        sign = 1 if "+" in frac else -1
+        frac, _, off = frac.replace("-", "+").partition("+")
+        hh, mm = off.split(":")
+        tz = sign * (int(hh) * 3600 + int(mm) * 60)
+    base = dt.datetime.fromisoformat(main).replace(tzinfo=dt.UTC).timestamp()
+    return base + (float("0." + frac) if frac else 0.0) - tz
+
+
+def token_for(text: str, n: int = 12) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:n]
+
+
+def _last_line(text: str) -> str:
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line:
+            return line[:REASON_MAX_CHARS]
+    return ""
+
+
+def clean_workdir(work: Path) -> None:
+    """Remove a case work folder, unmounting a leftover capped outputs mount first."""
+    outputs = work / "outputs"
+    if is_mountpoint(outputs):
+        unmount(outputs)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _wait_exit(container, deadline: float) -> bool:
+    """Block until the container exits or ``deadline`` (monotonic) passes; True if it exited."""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            container.reload()
+            return container.status not in ("created", "running", "restarting", "paused")
+        try:
+            container.wait(timeout=max(0.05, min(remaining, 60.0)))
+            return True
+        except requests.exceptions.RequestException:
+            pass  # HTTP read timeout (or the 7.1 ConnectionError); check the state ourselves
+        container.reload()
+        if container.status in ("exited", "dead"):
+            return True
+
+
+def run_case(
+    client: docker.DockerClient,
+    image_id: str,
+    job: CaseJob,
+    sub_dir: Path,
+    limits: RunnerLimits,
+    contract_limits: dict[str, Any] | None,
+    *,
+    run_token: str,
+    attempt: int = 1,
+    use_cgroups: bool = True,
+    degraded: bool = False,
+) -> CaseRecord:
+    """Run ``job`` in a fresh container of ``image_id`` and return its record.
+
+    Writes ``sub_dir/logs/<case>.log`` and, when valid, ``sub_dir/outputs/<case>.npz``
+    (a rejected but collectable file goes to ``sub_dir/rejected/``). Uses and
+    removes ``sub_dir/work/<case-token>/``. Times: seconds; memory: bytes.
+    """
+    rec = CaseRecord(case=job.name, status="harness_error", image_id=image_id,
+                     attempt=attempt, degraded_timing=degraded)
+    case_token = token_for(job.name, 10)
+    work = sub_dir / "work" / case_token
+    container = None
+    cgroup: CaseCgroup | None = None
+    outputs = None
+    log_path = sub_dir / "logs" / f"{job.name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    notes: list[str] = []
+    try:
+        clean_workdir(work)
+        inputs = work / "inputs"
+        inputs.mkdir(parents=True)
+        os.chmod(work, 0o755)
+        os.chmod(inputs, 0o755)
+        staged = inputs / f"{job.name}.npz"
+        shutil.copyfile(job.input_path, staged, follow_symlinks=True)
+        os.chmod(staged, 0o644)
+        outputs = capped_folder(work / "outputs", limits.outputs_cap_bytes)
+        if not outputs.enforced:
+            notes.append("outputs cap checked after exit only (no privilege to mount a capped folder)")
+        if use_cgroups:
+            cgroup = new_case_cgroup(f"evalkit/{run_token}/{case_token}-{attempt}")
+        if cgroup is None or not cgroup.usable:
+            rec.degraded_timing = True
+
+        t0 = time.monotonic()
+        rec.started_at = utc_now()
+        container = client.containers.create(
+            image_id,
+            command=list(limits.command),
+            name=f"evalkit-{run_token}-{case_token}",
+            labels={"evalkit.run": run_token, "evalkit.case": job.name},
+            volumes={str(inputs): {"bind": INPUTS_IN_CONTAINER, "mode": "ro"},
+                     str(outputs.path): {"bind": OUTPUTS_IN_CONTAINER, "mode": "rw"}},
+            cgroup_parent=cgroup.parent if cgroup is not None else None,
+            detach=True,
+            **limits.host_config(),
+        )
+        container.start()
+        deadline = t0 + limits.timeout_s
+        exited = _wait_exit(container, deadline)
+        if not exited:
+            rec.killed_by_runner = True
+            try:
+                container.kill()
+            except docker.errors.APIError:
+                pass  # it exited between the check and the kill
+            if not _wait_exit(container, time.monotonic() + KILL_GRACE_S):
+                raise RuntimeError(f"container {container.short_id} did not stop after kill")
+        t1 = time.monotonic()
+        rec.finished_at = utc_now()
+        rec.wall_s = t1 - t0
+
+        container.reload()
+        state = container.attrs.get("State", {})
+        rec.exit_code = state.get("ExitCode")
+        rec.oom_killed = bool(state.get("OOMKilled"))
+        s, f = parse_docker_time(state.get("StartedAt")), parse_docker_time(state.get("FinishedAt"))
+        if s is not None and f is not None and f >= s:
+            rec.engine_s = f - s
+            rec.start_overhead_s = max(0.0, rec.wall_s - rec.engine_s)
+
+        stderr_tail = container.logs(stdout=False, stderr=True, tail=200).decode("utf-8", "replace")
+        combined = container.logs(stdout=True, stderr=True)
+        cut = len(combined) > limits.log_tail_bytes
+        combined = combined[-limits.log_tail_bytes:]
+        with open(log_path, "wb") as lf:
+            if cut:
+                lf.write(f"[evalkit: log cut to its last {limits.log_tail_bytes} bytes]\n".encode())
+            lf.write(combined)
+        try:
+            container.remove(force=True)
+            container = None
+        except _DOCKER_ERRORS as exc:
+            notes.append(f"container removal failed: {exc}")
+        if cgroup is not None and cgroup.usable:
+            rec.cpu_s, rec.peak_memory_bytes = cgroup.read()
+
+        last = _last_line(stderr_tail)
+        if rec.killed_by_runner:
+            rec.status = "timeout"
+            rec.reason = f"exceeded the {limits.timeout_s:g} s deadline and was killed" + \
+                (f"; last stderr: {last}" if last else "")
+        elif rec.oom_killed:
+            rec.status = "oom"
+            rec.reason = f"out of memory: exceeded the {limits.memory_bytes} byte limit (no swap)" + \
+                (f"; last stderr: {last}" if last else "")
+        elif rec.exit_code != 0:
+            rec.status = "nonzero_exit"
+            rec.reason = last or f"exited with code {rec.exit_code} and no stderr"
+        else:
+            _collect(rec, job, outputs, sub_dir, limits, contract_limits, last)
+    except Exception as exc:  # noqa: BLE001 - the harness's own failure: recorded, never fatal to the run
+        rec.status = "harness_error"
+        rec.reason = f"{type(exc).__name__}: {exc}"[:REASON_MAX_CHARS * 2]
+        if rec.finished_at is None:
+            rec.finished_at = utc_now()
+    finally:
+        if container is not None:
+            try:
+                container.remove(force=True)
+            except _DOCKER_ERRORS:
+                pass
+        if cgroup is not None:
+            cgroup.remove()
+        if outputs is not None:
+            try:
+                outputs.release()
+            except OSError as exc:
+                notes.append(str(exc))
+        clean_workdir(work)
+    if notes:
+        with open(log_path, "ab") as lf:
+            lf.write(("".join(f"\n[evalkit: {n}]" for n in notes) + "\n").encode())
+    return rec
+
+
+def _collect(rec: CaseRecord, job: CaseJob, outputs, sub_dir: Path, limits: RunnerLimits,
+             contract_limits: dict[str, Any] | None, last: str) -> None:
+    """Decide missing_output / invalid_output / ok for a container that exited 0."""
+    from evalkit.contract import ContractError, load_prediction
+
+    name = f"{job.name}.npz"
+    full = outputs.used_bytes() >= limits.outputs_cap_bytes - 64 * 1024
+    full_note = (f"; the outputs folder reached its cap of {limits.outputs_cap_bytes} bytes"
+                 if full else "")
+    if not outputs.enforced and outputs.used_bytes() > limits.outputs_cap_bytes:
+        rec.status = "invalid_output"
+        rec.reason = f"outputs folder holds more than the cap of {limits.outputs_cap_bytes} bytes"
+        return
+    final = sub_dir / "outputs" / name
+    try:
+        found = collect(outputs.path / name, final, limits.outputs_cap_bytes)
+    except OutputRejected as exc:
+        rec.status = "invalid_output"
+        rec.reason = f"{OUTPUTS_IN_CONTAINER}/{exc} [{exc.reason}]"
+        return
+    if not found:
+        rec.status = "missing_output"
+        rec.reason = f"no {OUTPUTS_IN_CONTAINER}/{name} was written" + full_note + \
+            (f"; last stderr: {last}" if last else "")
+        return
+    try:
+        load_prediction(final, job.expected_shape, contract_limits, case=job.name)
+    except ContractError as exc:
+        rejected = sub_dir / "rejected" / name
+        rejected.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(final, rejected)
+        rec.status = "invalid_output"
+        rec.reason = f"{exc}{full_note}"[: REASON_MAX_CHARS * 2]
+        return
+    rec.status = "ok"
+    rec.output = str(final.relative_to(sub_dir))
+    rec.reason = ""

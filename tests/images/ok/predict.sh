@@ -1,0 +1,2 @@
+# Answers correctly (box fill), as a non-root user (see Dockerfile.extra).
+python3 /app/boxfill.py

@@ -1,0 +1,2 @@
+echo "thinking..." >&2
+sleep 600
