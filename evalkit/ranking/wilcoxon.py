@@ -1,0 +1,142 @@
+"""Paired one-sided Wilcoxon signed-rank tests for all algorithm pairs at once, and Holm.
+
+Conventions are R's ``wilcox.test(x, y, paired = TRUE, exact = FALSE,
+correct = TRUE)`` (and scipy's ``wilcoxon(..., zero_method="wilcox",
+correction=True, method="approx")``, which agrees with it, one-sided included):
+differences ``d = x - y`` on the cases both algorithms have; zero differences
+dropped; ``V`` = sum of the average ranks of ``|d|`` over positive ``d``; normal
+approximation with tie-corrected variance
+``n(n+1)(2n+1)/24 - sum(t^3 - t)/48`` and continuity correction 0.5 towards the
+null; all differences zero gives p = 1; no common case gives p = NaN.
+
+The tests are vectorised over the K(K-1)/2 unordered pairs: the sort of ``|d|``
+is shared by both orders of a pair and by every bootstrap sample (a bootstrap
+sample only re-weights the cases; a case drawn k times counts as k equal rows).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import ndtr
+
+
+class PairedSignedRanks:
+    """Precomputed sort structure of the paired differences of one ranking task.
+
+    ``values``: ``(n_cases, K)``, NaN = missing. Pairs are ``(i, j)`` with i < j,
+    difference ``values[:, i] - values[:, j]``.
+    """
+
+    def __init__(self, values: np.ndarray):
+        x = np.asarray(values, dtype=float)
+        if x.ndim != 2:
+            raise ValueError(f"values must be (n_cases, K), found shape {x.shape}.")
+        n, k = x.shape
+        self.k = k
+        self.i, self.j = np.triu_indices(k, 1)
+        d = x[:, self.i] - x[:, self.j]  # (n, P)
+        self.diff = d
+        self.paired = ~np.isnan(d)
+        nonzero = self.paired & (d != 0)
+        absd = np.where(nonzero, np.abs(np.where(self.paired, d, 0.0)), np.inf)
+        order = np.argsort(absd, axis=0, kind="stable")
+        self.order = order
+        s = np.take_along_axis(absd, order, axis=0)
+        self.use = np.take_along_axis(nonzero, order, axis=0)  # in sorted order
+        self.positive = np.take_along_axis(d > 0, order, axis=0) & self.use
+        rows = np.arange(n)[:, None]
+        new = np.ones_like(s, dtype=bool)
+        new[1:] = s[1:] != s[:-1]
+        is_end = np.ones_like(s, dtype=bool)
+        is_end[:-1] = new[1:]
+        self.start = np.maximum.accumulate(np.where(new, rows, 0), axis=0)
+        self.end = np.minimum.accumulate(np.where(is_end, rows, n)[::-1], axis=0)[::-1]
+        self.group_first = new & self.use
+
+    def statistics(
+        self, weights: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(V, n_nonzero, tie_term, n_paired)`` per pair, each shape ``(P,)``.
+
+        ``weights`` (n_cases,) non-negative integer multiplicities (bootstrap
+        counts); ``None`` = 1 each. ``tie_term`` = sum over tie groups of t^3 - t.
+        """
+        if weights is None:
+            ws = self.use.astype(float)
+            n_paired = self.paired.sum(axis=0).astype(float)
+        else:
+            w = np.asarray(weights, dtype=float)
+            ws = w[self.order] * self.use
+            n_paired = (w[:, None] * self.paired).sum(axis=0)
+        cw = np.zeros((ws.shape[0] + 1, ws.shape[1]))
+        np.cumsum(ws, axis=0, out=cw[1:])
+        before = np.take_along_axis(cw, self.start, axis=0)
+        group_w = np.take_along_axis(cw, self.end + 1, axis=0) - before
+        avg_rank = before + (group_w + 1.0) / 2.0
+        v = (ws * avg_rank * self.positive).sum(axis=0)
+        n_nonzero = cw[-1]
+        ties = (self.group_first * (group_w**3 - group_w)).sum(axis=0)
+        return v, n_nonzero, ties, n_paired
+
+    def pvalues(
+        self, *, larger_better: bool, weights: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One-sided p-values ``p[i, j]`` for "algorithm i better than j" and ``n_pairs[i, j]``.
+
+        "Better" is ``x_i > x_j`` (alternative "greater") for a larger-better metric
+        and "less" for smaller-better. Diagonal NaN.
+        """
+        v, n, ties, n_paired = self.statistics(weights)
+        z = v - n * (n + 1) / 4.0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sigma = np.sqrt(n * (n + 1) * (2 * n + 1) / 24.0 - ties / 48.0)
+            p_greater = ndtr(-((z - 0.5) / sigma))
+            p_less = ndtr((z + 0.5) / sigma)
+        for p in (p_greater, p_less):
+            p[n == 0] = 1.0
+            p[n_paired == 0] = np.nan
+        upper, lower = (p_greater, p_less) if larger_better else (p_less, p_greater)
+        out = np.full((self.k, self.k), np.nan)
+        out[self.i, self.j] = upper
+        out[self.j, self.i] = lower
+        npairs = np.zeros((self.k, self.k))
+        npairs[self.i, self.j] = n_paired
+        npairs[self.j, self.i] = n_paired
+        return out, npairs
+
+    def median_differences(self) -> np.ndarray:
+        """``med[i, j]`` = median over common cases of ``x_i - x_j`` (zeros included),
+        in metric units; NaN without common cases or on the diagonal."""
+        out = np.full((self.k, self.k), np.nan)
+        if self.diff.shape[1]:
+            has = self.paired.any(axis=0)
+            med = np.full(self.diff.shape[1], np.nan)
+            med[has] = np.nanmedian(self.diff[:, has], axis=0)
+            out[self.i, self.j] = med
+            out[self.j, self.i] = -med
+        return out
+
+
+def holm(pvalues: np.ndarray) -> np.ndarray:
+    """Holm step-down adjustment over all non-NaN entries of ``pvalues`` (any shape).
+
+    Same as R's ``p.adjust(p, "holm")``: NaN entries are left NaN and not counted
+    in the number of tests m.
+    """
+    p = np.asarray(pvalues, dtype=float)
+    flat = p.ravel()
+    out = np.full(flat.shape, np.nan)
+    ok = np.flatnonzero(~np.isnan(flat))
+    m = ok.size
+    if m:
+        order = ok[np.argsort(flat[ok], kind="stable")]
+        adj = np.maximum.accumulate((m - np.arange(m)) * flat[order])
+        out[order] = np.minimum(adj, 1.0)
+    return out.reshape(p.shape)
+
+
+def wilcoxon_matrix(
+    values: np.ndarray, *, larger_better: bool, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Raw one-sided p-values ``(K, K)`` and pair counts for ``values`` ``(n_cases, K)``."""
+    return PairedSignedRanks(values).pvalues(larger_better=larger_better, weights=weights)
