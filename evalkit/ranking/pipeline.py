@@ -182,7 +182,11 @@ def bootstrap_task_ranks(run: TaskRun, counts: np.ndarray, s: RankingSettings) -
     if s.scheme == "aggregate-then-rank":
         agg = weighted_aggregate(run.scheme_values, c, s.aggregate)
         return rank_rows(agg, larger_better=run.larger_better, ties=s.ties)
-    psr = run.signed_ranks if run.scheme_values is run.values else PairedSignedRanks(run.scheme_values)
+    psr = (
+        run.signed_ranks
+        if run.scheme_values is run.values
+        else PairedSignedRanks(run.scheme_values)
+    )
     out = np.empty((c.shape[0], run.values.shape[1]))
     for b in range(c.shape[0]):
         w = (c[b] > 0).astype(float) if s.challenger_compat else c[b]
@@ -208,7 +212,9 @@ def bootstrap_arrays(analysis: Analysis, *, progress: bool = False) -> Bootstrap
     task_ranks: list[np.ndarray] = []
     counts = None
     current = -1
-    for run in tqdm(analysis.runs, desc="bootstrap", unit="task", disable=not progress, file=sys.stderr):
+    for run in tqdm(
+        analysis.runs, desc="bootstrap", unit="task", disable=not progress, file=sys.stderr
+    ):
         if run.task_index != current:  # runs are grouped by task: one draw per task
             current = run.task_index
             counts = draw_counts(rng, len(run.cases), b)
@@ -234,12 +240,18 @@ def task_ranking_table(a: Analysis) -> pd.DataFrame:
             "n_missing": np.concatenate([r.n_missing for r in a.runs]).astype(int),
         }
     )
-    return df.sort_values(["task", "metric", "rank", "algorithm"], kind="stable").reset_index(drop=True)
+    return df.sort_values(["task", "metric", "rank", "algorithm"], kind="stable").reset_index(
+        drop=True
+    )
 
 
 def final_ranking_table(a: Analysis) -> pd.DataFrame:
     df = pd.DataFrame(
-        {"algorithm": list(a.algorithms), "consensus_score": a.final_score, "final_rank": a.final_rank}
+        {
+            "algorithm": list(a.algorithms),
+            "consensus_score": a.final_score,
+            "final_rank": a.final_rank,
+        }
     )
     return df.sort_values(["final_rank", "algorithm"], kind="stable").reset_index(drop=True)
 
@@ -306,7 +318,11 @@ def _frequencies(ranks: np.ndarray, algorithms: tuple[str, ...]) -> pd.DataFrame
         rows_rank.append(vals)
         rows_freq.append(freq)
     return pd.DataFrame(
-        {"algorithm": rows_alg, "rank": np.concatenate(rows_rank), "frequency": np.concatenate(rows_freq)}
+        {
+            "algorithm": rows_alg,
+            "rank": np.concatenate(rows_rank),
+            "frequency": np.concatenate(rows_freq),
+        }
     )
 
 
@@ -326,12 +342,16 @@ def bootstrap_tables(a: Analysis, boot: BootstrapArrays) -> BootstrapTables:
     summary, freq = [], []
     for scope, task, metric, ranks, full in scopes:
         head = {"scope": scope, "task": task, "metric": metric}
-        summary.append(pd.DataFrame({**head, "algorithm": list(a.algorithms), **_rank_summary(ranks, full)}))
+        summary.append(
+            pd.DataFrame({**head, "algorithm": list(a.algorithms), **_rank_summary(ranks, full)})
+        )
         f = _frequencies(ranks, a.algorithms)
         freq.append(pd.concat([pd.DataFrame(head, index=f.index), f], axis=1))
     tau = pd.concat(
         [
-            pd.DataFrame({"task": r.task, "metric": r.metric, "sample": np.arange(t.size), "tau": t})
+            pd.DataFrame(
+                {"task": r.task, "metric": r.metric, "sample": np.arange(t.size), "tau": t}
+            )
             for r, t in zip(a.runs, boot.tau)
         ],
         ignore_index=True,
@@ -411,7 +431,9 @@ def _meta(a: Analysis) -> dict[str, Any]:
         "settings": s.as_dict(),
         "versions": versions(),
         "algorithms": list(a.algorithms),
-        "tasks": {t.task: {"metrics": list(t.metrics), "n_cases": len(t.cases)} for t in a.cube.tasks},
+        "tasks": {
+            t.task: {"metrics": list(t.metrics), "n_cases": len(t.cases)} for t in a.cube.tasks
+        },
         "task_weights": {f"{r.task}/{r.metric}": r.weight for r in a.runs},
         "n_rows": a.cube.n_rows,
         "n_missing_inserted": a.cube.n_inserted,

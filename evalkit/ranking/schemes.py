@@ -17,7 +17,9 @@ class MissingPolicyError(ValueError):
     """A scheme needs an explicit missing-value policy and the data has missing values."""
 
 
-def apply_missing_policy(values: np.ndarray, policy: float | str, *, where: str, scheme: str) -> np.ndarray:
+def apply_missing_policy(
+    values: np.ndarray, policy: float | str, *, where: str, scheme: str
+) -> np.ndarray:
     """Values with the policy applied: a number fills every NaN; ``"drop"`` keeps NaN
     (they are then ignored); ``"worst-rank"`` is refused when anything is missing,
     because it only has a meaning in rank-then-aggregate."""

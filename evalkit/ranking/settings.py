@@ -12,8 +12,8 @@ replaces every missing value, or a table metric -> number | "drop".
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,9 +101,7 @@ def parse_settings(ranking_config: Mapping[str, Any] | RankingSettings) -> Ranki
     s = RankingSettings(**cfg)
 
     def bad(key: str, expected: str) -> RankingConfigError:
-        return RankingConfigError(
-            f"ranking.{key} must be {expected}, found {getattr(s, key)!r}."
-        )
+        return RankingConfigError(f"ranking.{key} must be {expected}, found {getattr(s, key)!r}.")
 
     if s.scheme not in SCHEMES:
         raise bad("scheme", f"one of {SCHEMES}")
@@ -137,7 +135,12 @@ def parse_settings(ranking_config: Mapping[str, Any] | RankingSettings) -> Ranki
     if not isinstance(s.task_weights, Mapping):
         raise bad("task_weights", "a table '<task>/<metric>' -> weight")
     for key, w in s.task_weights.items():
-        if isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0 or w == float("inf"):
+        if (
+            isinstance(w, bool)
+            or not isinstance(w, (int, float))
+            or not w >= 0
+            or w == float("inf")
+        ):
             raise RankingConfigError(
                 f"ranking.task_weights.{key} must be a finite number >= 0, found {w!r}."
             )

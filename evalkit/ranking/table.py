@@ -70,7 +70,9 @@ def prepare_results(results: pd.DataFrame, directions: dict[str, str]) -> Result
     not depend on row order. Raises :class:`RankingInputError`.
     """
     if not isinstance(results, pd.DataFrame):
-        raise RankingInputError(f"results must be a pandas DataFrame, found {type(results).__name__}.")
+        raise RankingInputError(
+            f"results must be a pandas DataFrame, found {type(results).__name__}."
+        )
     missing_cols = [c for c in COLUMNS if c not in results.columns]
     if missing_cols:
         raise RankingInputError(
