@@ -26,6 +26,7 @@ import io
 import math
 import os
 import stat
+import struct
 import zipfile
 import zlib
 from collections.abc import Iterable, Mapping
@@ -41,6 +42,8 @@ from evalkit.contract.errors import ContractError
 MAX_MEMBERS = 256
 #: Largest ``.npy`` header accepted (numpy's own default bound).
 MAX_HEADER_BYTES = 10_000
+#: Largest central directory accepted (bytes): bounds what ``zipfile`` parses up front.
+MAX_CENTRAL_DIRECTORY_BYTES = 1 << 20
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 
@@ -267,6 +270,7 @@ def load_npz(
                 found=f"a file starting with {magic[:4]!r}",
                 fix="write the arrays with numpy.savez_compressed",
             )
+        _check_central_directory(fh, err)
         try:
             zf = zipfile.ZipFile(fh)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
@@ -278,6 +282,46 @@ def load_npz(
             ) from None
         with zf:
             return _load_members(zf, wanted, optional, max_dec, err)
+
+
+def _check_central_directory(fh, err) -> None:
+    """Bound the zip's central directory (entries and bytes) before ``zipfile`` parses it.
+
+    ``zipfile.ZipFile`` builds a ``ZipInfo`` for every central-directory entry; a
+    crafted archive could declare millions. Reads the end-of-central-directory record
+    (and its ZIP64 counterpart) only; an archive without one is left to ``zipfile``,
+    which rejects it.
+    """
+    size = fh.seek(0, os.SEEK_END)
+    tail_len = min(size, 22 + 0xFFFF)
+    fh.seek(size - tail_len)
+    tail = fh.read(tail_len)
+    fh.seek(0)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 22 > len(tail):
+        return
+    entries, cd_size = struct.unpack_from("<HI", tail, at + 10)
+    loc = at - 20
+    if (
+        (entries == 0xFFFF or cd_size == 0xFFFFFFFF)
+        and loc >= 0
+        and tail[loc : loc + 4] == (b"PK\x06\x07")
+    ):
+        (z64_offset,) = struct.unpack_from("<Q", tail, loc + 8)
+        if z64_offset + 56 <= size:
+            fh.seek(z64_offset)
+            record = fh.read(56)
+            fh.seek(0)
+            if record[:4] == b"PK\x06\x06":
+                entries, cd_size = struct.unpack_from("<QQ", record, 32)
+    if entries > MAX_MEMBERS or cd_size > MAX_CENTRAL_DIRECTORY_BYTES:
+        raise err(
+            "bad_zip",
+            expected=f"at most {MAX_MEMBERS} members and a central directory of at most "
+            f"{MAX_CENTRAL_DIRECTORY_BYTES} bytes",
+            found=f"{entries} members, a central directory of {cd_size} bytes",
+            fix="store only the required arrays",
+        )
 
 
 def _load_members(zf, wanted, optional, max_dec, err) -> dict[str, np.ndarray]:

@@ -237,3 +237,11 @@ def test_round_trip_keeps_dtype_shape_and_order(tmp_path):
     np.testing.assert_array_equal(out["b"], big)
     assert out["b"].dtype == np.dtype(">u2")
     assert out["c"].shape == () and out["c"] == np.float32(1.5)
+
+
+def test_too_many_members_refused_before_zipfile_parses_them(tmp_path):
+    path = tmp_path / "2DBox_CT_0014.npz"
+    np.savez(path, **{f"m{i}": np.zeros(1, np.uint8) for i in range(300)}, segs=np.zeros(2))
+    err = _reason(path, keys=["segs"])
+    assert err.reason == "bad_zip"
+    assert "301 members" in str(err)
