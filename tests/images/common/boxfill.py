@@ -10,14 +10,14 @@ import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import npzio  # noqa: E402
+import npzio
 
 IN, OUT = "/workspace/inputs", "/workspace/outputs"
 
 
 def answer(path):
     arrays = npzio.read_arrays(path)
-    descr, shape, _ = arrays["imgs"]
+    _descr, shape, _ = arrays["imgs"]
     bdescr, bshape, braw = arrays["boxes"]
     boxes = npzio.values(bdescr, braw)
     ncol = bshape[1]

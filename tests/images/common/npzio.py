@@ -30,7 +30,7 @@ def read_arrays(path):
     out = {}
     with zipfile.ZipFile(path) as zf:
         for name in zf.namelist():
-            key = name[:-4] if name.endswith(".npy") else name
+            key = name.removesuffix(".npy")
             out[key] = parse_npy(zf.read(name))
     return out
 
@@ -38,15 +38,15 @@ def read_arrays(path):
 def values(descr, raw):
     fmt = FORMATS[descr]
     n = len(raw) // struct.calcsize(fmt)
-    return list(struct.unpack("<%d%s" % (n, fmt), raw))
+    return list(struct.unpack(f"<{n}{fmt}", raw))
 
 
 def npy_bytes(descr, shape, data):
     if len(shape) == 1:
-        shape_txt = "(%d,)" % shape[0]
+        shape_txt = f"({shape[0]},)"
     else:
         shape_txt = "(" + ", ".join(str(s) for s in shape) + ")"
-    header = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape_txt)
+    header = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_txt}, }}"
     pad = 64 - (10 + len(header) + 1) % 64
     header = header + " " * (pad % 64) + "\n"
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin1") + bytes(data)

@@ -1,0 +1,30 @@
+"""Shared fixtures: the Docker engine for tests marked ``docker``."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "docker: needs a running Docker engine (started by the test session)")
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    """A ``docker.DockerClient`` to an engine that answers (started when root).
+
+    Skips (with the reason) only when not root and no engine answers; as root,
+    a failure to install/start the engine is an error, not a skip.
+    """
+    from evalkit.runner.engine import EngineError, ensure_engine
+
+    try:
+        client = ensure_engine()
+    except EngineError as exc:
+        if os.geteuid() != 0:
+            pytest.skip(f"no Docker engine and not root, so none can be started: {exc}")
+        raise
+    yield client
+    client.close()

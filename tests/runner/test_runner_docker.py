@@ -1,0 +1,198 @@
+"""The runner against the real engine: every test image gets its exact status."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from runner_helpers import TEST_RUNNER, expected_boxfill, write_2d, write_config
+
+from evalkit.config import load_challenge
+from evalkit.runner import ImageRecord, read_journal, run_submission
+
+pytestmark = pytest.mark.docker
+
+SECRET = Path("/var/tmp/evalkit-runner-secret.npz")
+
+
+def image_record(image_id: str, name: str) -> ImageRecord:
+    return ImageRecord(name=name, reference=image_id, image_id=image_id, tarball=None,
+                       tarball_sha256=None, size_bytes=0, user="", architecture="amd64", created="")
+
+
+def run_image(client, image_id, cases, run_dir: Path, name="sub", **runner):
+    cfg = load_challenge(write_config(run_dir.parent / f"{run_dir.name}-{name}.toml", **runner))
+    records = run_submission(image_record(image_id, name), cases, run_dir, cfg, name=name,
+                             client=client, progress=False)
+    return records, run_dir / "submissions" / name
+
+
+def log_of(sub: Path, case: str) -> str:
+    return (sub / "logs" / f"{case}.log").read_text(errors="replace")
+
+
+def test_ok_image_answers_both_cases_as_non_root(docker_client, test_images, cases_dir, tmp_path):
+    cases = sorted(cases_dir.glob("*.npz"))
+    seen = []
+    cfg = load_challenge(write_config(tmp_path / "c.toml"))
+    records = run_submission(image_record(test_images["ok"], "ok"), cases, tmp_path / "run", cfg,
+                             name="ok", on_case_done=seen.append, client=docker_client,
+                             progress=False)
+    sub = tmp_path / "run" / "submissions" / "ok"
+    assert [r.status for r in records] == ["ok", "ok"], [r.reason for r in records]
+    assert [r.case for r in seen] == [p.name[:-4] for p in cases]
+    for rec, case in zip(records, cases, strict=True):
+        with np.load(sub / rec.output, allow_pickle=False) as z:
+            np.testing.assert_array_equal(z["segs"], expected_boxfill(case))
+        assert rec.exit_code == 0 and not rec.oom_killed and not rec.killed_by_runner
+        assert rec.wall_s > 0 and 0 < rec.engine_s <= rec.wall_s
+        assert rec.start_overhead_s == pytest.approx(rec.wall_s - rec.engine_s)
+        assert rec.cpu_s is not None and rec.cpu_s > 0.005
+        assert rec.peak_memory_bytes is not None and rec.peak_memory_bytes > 1_000_000
+        assert rec.degraded_timing is False
+        assert rec.image_id == test_images["ok"]
+    assert [r.case for r in read_journal(sub / "journal.jsonl")] == [r.case for r in records]
+    assert (sub / "image.json").exists()
+    # nothing left behind: containers, mounts, cgroups, work folders
+    assert docker_client.containers.list(all=True, filters={"label": "evalkit.case"}) == []
+    assert not any((sub / "work").iterdir())
+    assert str(tmp_path) not in Path("/proc/self/mountinfo").read_text()
+
+
+def test_effective_limits_inside_the_container(docker_client, test_images, case2d, tmp_path):
+    records, sub = run_image(docker_client, test_images["ok"], [case2d], tmp_path / "run",
+                             command=["sh", "limits.sh"], memory="200m", cpus=0.5, pids_limit=77)
+    assert records[0].status == "ok", records[0].reason
+    limits = dict(re.findall(r"LIMIT (\S+) (.+)", log_of(sub, case2d.name[:-4])))
+    if "memory/memory.limit_in_bytes" in limits:  # cgroup v1
+        assert int(limits["memory/memory.limit_in_bytes"]) == 200 * 1024 * 1024
+        assert int(limits["memory/memory.memsw.limit_in_bytes"]) == 200 * 1024 * 1024  # no swap
+        quota, period = int(limits["cpu/cpu.cfs_quota_us"]), int(limits["cpu/cpu.cfs_period_us"])
+        assert quota / period == pytest.approx(0.5)
+        assert int(limits["pids/pids.max"]) == 77
+    else:  # cgroup v2
+        assert int(limits["memory.max"]) == 200 * 1024 * 1024
+        assert limits["memory.swap.max"].strip() == "0"
+        q, p = limits["cpu.max"].split()
+        assert int(q) / int(p) == pytest.approx(0.5)
+        assert int(limits["pids.max"]) == 77
+    assert limits["uid"] == "1000"
+
+
+def test_cpu_limit_holds_for_a_busy_loop(docker_client, test_images, case2d, tmp_path):
+    records, _ = run_image(docker_client, test_images["ok"], [case2d], tmp_path / "run",
+                           command=["sh", "busy.sh"], cpus=0.5, timeout_s=30)
+    r = records[0]
+    assert r.status == "ok", r.reason
+    assert r.engine_s >= 3.0
+    # three spinning threads for 3 s would use ~6 CPU s on 2 cores; the limit allows 0.5 x wall
+    assert r.cpu_s <= 0.5 * r.wall_s * 1.1 + 0.1, (r.cpu_s, r.wall_s)
+    assert r.cpu_s >= 0.5 * 3.0 * 0.7, (r.cpu_s, r.wall_s)
+
+
+def test_sleeper_times_out_at_the_deadline(docker_client, test_images, case2d, tmp_path):
+    t = time.monotonic()
+    records, _ = run_image(docker_client, test_images["sleeper"], [case2d], tmp_path / "run",
+                             timeout_s=3)
+    r = records[0]
+    assert r.status == "timeout" and r.killed_by_runner and not r.oom_killed
+    assert 3.0 <= r.wall_s < 3.0 + 5.0
+    assert time.monotonic() - t < 20
+    assert "thinking..." in r.reason and "3 s deadline" in r.reason
+
+
+def test_memory_hog_is_oom_and_the_next_case_is_unaffected(docker_client, test_images, case2d,
+                                                          tmp_path):
+    records, _ = run_image(docker_client, test_images["memhog"], [case2d], tmp_path / "run",
+                           name="hog")
+    r = records[0]
+    assert r.status == "oom", (r.status, r.exit_code, r.reason)
+    assert r.oom_killed and not r.killed_by_runner
+    assert r.peak_memory_bytes is not None and r.peak_memory_bytes >= 200 * 1024 * 1024
+    assert r.peak_memory_bytes <= 256 * 1024 * 1024 + 4096 * 1024
+    nxt, _ = run_image(docker_client, test_images["ok"], [case2d], tmp_path / "run", name="after")
+    assert nxt[0].status == "ok" and nxt[0].wall_s < 10
+
+
+def test_nonzero_exit_reports_last_stderr_line(docker_client, test_images, case2d, tmp_path):
+    records, sub = run_image(docker_client, test_images["nonzero"], [case2d], tmp_path / "run")
+    r = records[0]
+    assert r.status == "nonzero_exit" and r.exit_code == 3
+    assert r.reason == "RuntimeError: model weights /app/weights.bin not found"
+    assert "loading model" in log_of(sub, case2d.name[:-4])
+
+
+def test_image_writing_nothing_is_missing_output(docker_client, test_images, case2d, tmp_path):
+    records, _ = run_image(docker_client, test_images["nothing"], [case2d], tmp_path / "run")
+    assert records[0].status == "missing_output" and records[0].output is None
+    assert "2DBox_CT_0001.npz" in records[0].reason
+
+
+def test_wrong_shape_is_invalid_output(docker_client, test_images, case2d, tmp_path):
+    records, sub = run_image(docker_client, test_images["wrongshape"], [case2d], tmp_path / "run")
+    r = records[0]
+    assert r.status == "invalid_output" and r.output is None
+    assert "(2, 2)" in r.reason and "(32, 40)" in r.reason
+    assert not (sub / "outputs" / "2DBox_CT_0001.npz").exists()
+    assert (sub / "rejected" / "2DBox_CT_0001.npz").exists()
+
+
+def test_symlink_to_a_host_file_is_refused_unread(docker_client, test_images, case2d, tmp_path):
+    # The host file is a *valid* answer: following the link would make the case pass.
+    np.savez(SECRET, segs=expected_boxfill(case2d))
+    before = SECRET.stat()
+    try:
+        records, sub = run_image(docker_client, test_images["symlink"], [case2d], tmp_path / "run")
+    finally:
+        after = SECRET.stat()
+        SECRET.unlink()
+    r = records[0]
+    assert r.status == "invalid_output" and r.output is None
+    assert "symlink" in r.reason
+    assert list((sub / "outputs").glob("*")) == [] if (sub / "outputs").exists() else True
+    assert not (sub / "rejected").exists()
+    assert (after.st_mtime_ns, after.st_size) == (before.st_mtime_ns, before.st_size)
+
+
+def test_network_attempt_fails_inside(docker_client, test_images, case2d, tmp_path):
+    records, sub = run_image(docker_client, test_images["network"], [case2d], tmp_path / "run")
+    r = records[0]
+    assert r.status == "ok", (r.status, r.reason)
+    log = log_of(sub, case2d.name[:-4])
+    assert "NETWORK REACHABLE" not in log
+    assert log.count("network attempt to") == 3
+
+
+def test_fork_bomb_is_contained_and_the_next_case_is_unaffected(docker_client, test_images,
+                                                                case2d, tmp_path):
+    records, sub = run_image(docker_client, test_images["forkbomb"], [case2d], tmp_path / "run",
+                             name="bomb", timeout_s=4)
+    assert records[0].status == "timeout" and records[0].killed_by_runner
+    assert re.search(r"fork|Resource temporarily unavailable", log_of(sub, case2d.name[:-4]))
+    t = time.monotonic()
+    nxt, _ = run_image(docker_client, test_images["ok"], [case2d], tmp_path / "run", name="after")
+    assert nxt[0].status == "ok" and time.monotonic() - t < 15
+
+
+def test_big_output_fails_inside_at_the_cap(docker_client, test_images, case2d, tmp_path):
+    records, sub = run_image(docker_client, test_images["bigoutput"], [case2d], tmp_path / "run")
+    r = records[0]
+    cap = TEST_RUNNER["outputs_cap_bytes"]
+    assert r.status == "invalid_output", (r.status, r.reason)
+    assert "No space left on device" in log_of(sub, case2d.name[:-4])
+    assert f"cap of {cap} bytes" in r.reason
+    rejected = sub / "rejected" / "2DBox_CT_0001.npz"
+    assert not rejected.exists() or rejected.stat().st_size <= cap
+
+
+def test_resume_skips_finished_cases(docker_client, test_images, tmp_path):
+    cases = [write_2d(tmp_path / f"2DBox_CT_{i:04d}.npz", seed=i) for i in range(3)]
+    first, sub = run_image(docker_client, test_images["ok"], cases[:2], tmp_path / "run")
+    again, _ = run_image(docker_client, test_images["ok"], cases, tmp_path / "run")
+    assert [r.status for r in again] == ["ok"] * 3
+    assert again[:2] == first
+    journal = read_journal(sub / "journal.jsonl")
+    assert sorted(r.case for r in journal) == sorted(p.name[:-4] for p in cases)
