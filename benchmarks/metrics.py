@@ -1,0 +1,258 @@
+"""Benchmark: evalkit's DSC/NSD against an official-style computation, same run.
+
+Builds the two cases of ``shared/spec/metrics.md`` (a 200x512x512 CT-like case
+with 6 instances at spacing (2.5, 0.8, 0.8), and a 1536x2040 2D case with 200
+instances; predictions perturbed by dilation, erosion, shift and deletion),
+writes them as ``.npy`` files to a temporary folder, then times each side in its
+own subprocess (so peak RSS, ``ru_maxrss``, is that side's alone):
+
+* ``official``: the CVPR24 scorer's procedure: every label over the full
+  arrays, ``surface_distance.compute_surface_distances`` +
+  ``compute_surface_dice_at_tolerance`` (2D through ``(H, W, 1)`` slabs at
+  spacing (1, 1, 1)), DSC gate at 0.2. The PyPI wheel still uses ``np.Inf`` and
+  ``np.NaN``; this benchmark process (only) sets them back for NumPy 2.
+* ``evalkit``: ``evalkit.metrics.score_arrays`` in official mode.
+
+Prints per-case seconds (median of ``--repeat`` runs, loading excluded), peak
+RSS (loading included, the same arrays on both sides), the speed-up and the
+largest per-label difference of DSC and NSD.
+
+    .venv/bin/python benchmarks/metrics.py [--repeat 3] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+CT_SHAPE = (200, 512, 512)
+CT_SPACING = (2.5, 0.8, 0.8)
+SHAPE_2D = (1536, 2040)
+N_2D = 200
+TOLERANCE = 2.0
+
+
+# ----------------------------------------------------------------- case generation
+def _blob(shape: tuple[int, ...], radii: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A bumpy ellipsoid/ellipse filling a box of ``shape`` (bool)."""
+    axes = [np.linspace(-1.0, 1.0, n) for n in shape]
+    grids = np.meshgrid(*axes, indexing="ij", sparse=True)
+    r2 = sum((g * n / (2 * r)) ** 2 for g, n, r in zip(grids, shape, radii))
+    angle = np.arctan2(grids[-1], grids[-2])
+    bump = 1.0 + 0.12 * np.sin(3 * angle + rng.uniform(0, 6.3)) + 0.06 * np.cos(5 * angle)
+    return r2 <= bump**2
+
+
+def _perturb(mask: np.ndarray, how: str) -> np.ndarray:
+    if how == "dilate":
+        return ndimage.binary_dilation(mask, iterations=2)
+    if how == "erode":
+        return ndimage.binary_erosion(mask, iterations=2)
+    if how == "shift":
+        shift = (1, 3, -2) if mask.ndim == 3 else (3, -2)
+        return ndimage.shift(mask.astype(np.uint8), shift, order=0) > 0
+    if how == "delete":
+        return np.zeros_like(mask)
+    return mask.copy()
+
+
+def make_ct_case(seed: int) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
+    """CT-like 3D case: 6 organ-like instances, uint8 label maps, spacing (2.5, 0.8, 0.8)."""
+    rng = np.random.default_rng(seed)
+    gt = np.zeros(CT_SHAPE, np.uint8)
+    pred = np.zeros(CT_SHAPE, np.uint8)
+    # (z, y, x) centre, (z, y, x) radii in voxels, prediction perturbation
+    organs = [
+        ((95, 230, 170), (32, 110, 100), "dilate"),  # liver
+        ((90, 230, 370), (22, 55, 45), "erode"),  # spleen
+        ((115, 300, 150), (16, 38, 28), "shift"),  # left kidney
+        ((115, 300, 362), (16, 38, 28), "delete"),  # right kidney
+        ((100, 270, 256), (60, 14, 14), "dilate"),  # aorta-like tube
+        ((80, 190, 300), (12, 30, 70), "shift"),  # pancreas-like
+    ]
+    for label, (centre, radii, how) in enumerate(organs, start=1):
+        box = tuple(slice(c - r - 4, c + r + 5) for c, r in zip(centre, radii))
+        shape = tuple(s.stop - s.start for s in box)
+        mask = _blob(shape, np.array(radii, float), rng)
+        gt[box][mask] = label
+        pred[box][_perturb(mask, how)] = label
+    return gt, pred, CT_SPACING
+
+
+def make_2d_case(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """2D case: 200 cell-like instances on 1536x2040, uint16 label maps."""
+    rng = np.random.default_rng(seed + 1)
+    gt = np.zeros(SHAPE_2D, np.uint16)
+    pred = np.zeros(SHAPE_2D, np.uint16)
+    kinds = ["dilate", "erode", "shift", "same", "dilate", "shift", "erode", "same", "dilate", "delete"]
+    for label in range(1, N_2D + 1):
+        for _attempt in range(1000):  # non-overlapping boxes: every label stays in the GT
+            radii = rng.uniform(8, 40, 2)
+            shape = tuple(int(2 * r + 12) for r in radii)
+            y = int(rng.integers(0, SHAPE_2D[0] - shape[0]))
+            x = int(rng.integers(0, SHAPE_2D[1] - shape[1]))
+            box = (slice(y, y + shape[0]), slice(x, x + shape[1]))
+            if not gt[box].any():
+                break
+        mask = _blob(shape, radii, rng)
+        gt[box][mask] = label
+        pred[box][_perturb(mask, kinds[label % len(kinds)])] = label
+    return gt, pred
+
+
+# ----------------------------------------------------------------- the two sides
+def official_side(gt: np.ndarray, pred: np.ndarray, spacing, dim: int) -> dict:
+    """The official CVPR24 procedure, label by label over the full arrays."""
+    from surface_distance import metrics as sd
+
+    labels = range(1, int(gt.max()) + 1)
+    dsc, nsd = [], []
+    for i in labels:
+        g, p = gt == i, pred == i
+        dsc.append(sd.compute_dice_coefficient(g, p))
+    case_dsc = np.mean(dsc)
+    if case_dsc > 0.2:
+        for i in labels:
+            g, p = gt == i, pred == i
+            if dim == 2:
+                g, p, sp = g[..., None], p[..., None], (1.0, 1.0, 1.0)
+            else:
+                sp = spacing
+            d = sd.compute_surface_distances(g, p, sp)
+            nsd.append(sd.compute_surface_dice_at_tolerance(d, TOLERANCE))
+    return {"labels": list(labels), "dsc": [float(x) for x in dsc], "nsd": [float(x) for x in nsd]}
+
+
+def evalkit_side(gt: np.ndarray, pred: np.ndarray, spacing, dim: int) -> dict:
+    from evalkit.metrics.case import score_arrays
+
+    settings = _EVALKIT_SETTINGS[0]
+    _, inst = score_arrays(gt, pred, spacing=spacing, dim=dim, settings=settings)
+    return {
+        "labels": [int(x) for x in inst["label"]],
+        "dsc": [float(x) for x in inst["dsc"]],
+        "nsd": [float(x) for x in inst["nsd"]],
+    }
+
+
+_EVALKIT_SETTINGS: list = []
+
+
+def _prepare(side: str) -> None:
+    """Imports and set-up outside the timed region (both sides alike)."""
+    if side == "official":
+        np.Inf = np.inf  # the surface-distance 0.1 wheel predates NumPy 2 (this process only)
+        np.NaN = np.nan
+        import surface_distance.metrics  # noqa: F401
+    else:
+        from evalkit.config import load_challenge
+        from evalkit.metrics import settings_from_challenge
+        import evalkit.metrics.case  # noqa: F401
+
+        _EVALKIT_SETTINGS.append(settings_from_challenge(load_challenge()))
+
+
+def _child(side: str, folder: Path, repeat: int) -> None:
+    warnings.simplefilter("ignore")
+    _prepare(side)
+    gt = np.load(folder / "gt.npy", allow_pickle=False)
+    pred = np.load(folder / "pred.npy", allow_pickle=False)
+    meta = json.loads((folder / "meta.json").read_text())
+    spacing = tuple(meta["spacing"]) if meta["spacing"] else None
+    fn = official_side if side == "official" else evalkit_side
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn(gt, pred, spacing, meta["dim"])
+        times.append(time.perf_counter() - t0)
+    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out.update(seconds=statistics.median(times), all_seconds=times, peak_rss_mb=rss_kib / 1024)
+    print(json.dumps(out))
+
+
+def _run_side(side: str, folder: Path, repeat: int) -> dict:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", side, "--folder", str(folder), "--repeat", str(repeat)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"{side} side failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _max_diff(a: list[float], b: list[float]) -> float:
+    a_, b_ = np.asarray(a, float), np.asarray(b, float)
+    if a_.shape != b_.shape:
+        return float("inf")
+    both_nan = np.isnan(a_) & np.isnan(b_)
+    d = np.abs(a_ - b_)
+    d[both_nan] = 0.0
+    return float(np.nanmax(d, initial=0.0)) if not np.isnan(d).any() else float("inf")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs per side (median reported)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--child", choices=["official", "evalkit"], help=argparse.SUPPRESS)
+    ap.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        _child(args.child, args.folder, args.repeat)
+        return 0
+
+    print(f"numpy {np.__version__}, python {sys.version.split()[0]}, seed {args.seed}, "
+          f"tolerance {TOLERANCE} mm, median of {args.repeat} runs")
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="evalkit-bench-") as tmp:
+        cases = []
+        gt, pred, spacing = make_ct_case(args.seed)
+        cases.append(("3D CT-like 200x512x512, 6 instances", gt, pred, spacing, 3))
+        gt2, pred2 = make_2d_case(args.seed)
+        cases.append(("2D 1536x2040, 200 instances", gt2, pred2, None, 2))
+        for name, g, p, sp, dim in cases:
+            folder = Path(tmp) / f"case{dim}d"
+            folder.mkdir()
+            np.save(folder / "gt.npy", g)
+            np.save(folder / "pred.npy", p)
+            (folder / "meta.json").write_text(json.dumps({"spacing": sp, "dim": dim}))
+        del gt, pred, gt2, pred2, cases[:]
+        for dim, name in ((3, "3D CT-like 200x512x512, 6 instances, spacing (2.5, 0.8, 0.8)"),
+                          (2, "2D 1536x2040, 200 instances")):
+            folder = Path(tmp) / f"case{dim}d"
+            off = _run_side("official", folder, args.repeat)
+            evk = _run_side("evalkit", folder, args.repeat)
+            speedup = off["seconds"] / evk["seconds"]
+            d_dsc = _max_diff(off["dsc"], evk["dsc"])
+            d_nsd = _max_diff(off["nsd"], evk["nsd"]) if off["nsd"] else float("nan")
+            print(f"\n== {name}")
+            print(f"  official-style : {off['seconds']:8.3f} s   peak RSS {off['peak_rss_mb']:7.1f} MB")
+            print(f"  evalkit        : {evk['seconds']:8.3f} s   peak RSS {evk['peak_rss_mb']:7.1f} MB")
+            print(f"  speed-up       : {speedup:8.1f} x")
+            print(f"  labels         : {len(off['labels'])} official, {len(evk['labels'])} evalkit")
+            print(f"  max |diff| DSC : {d_dsc:.3e}   NSD : {d_nsd:.3e}")
+            print(f"  case DSC {np.mean(off['dsc']):.4f}  NSD "
+                  f"{np.mean(off['nsd']) if off['nsd'] else 0.0:.4f}")
+            target_rss = dim != 3 or evk["peak_rss_mb"] < 400
+            case_ok = speedup >= 15 and d_dsc <= 1e-12 and d_nsd <= 1e-12 and target_rss
+            print(f"  target (>=15x, <=1e-12{', <400 MB' if dim == 3 else ''}): "
+                  f"{'met' if case_ok else 'NOT met'}")
+            ok &= case_ok
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Metric settings: the ``[metrics]`` section of the challenge file, resolved.
+
+``mode = "official"`` takes every quirk switch from ``[metrics.official]``;
+``mode = "strict"`` ignores them and fixes each one:
+
+=====================  ==========================  ==============================
+switch                 official (CVPR24)           strict
+=====================  ==========================  ==============================
+labels_from_gt_max     labels 1..max(gts)          labels in GT or prediction
+case_mean              "mean" (NaN label -> NaN)   "nanmean"
+nsd_dsc_gate           0.2 (NSD only if DSC > it)  none (``false`` in TOML)
+nsd_2d_as_slab         (H, W, 1) slab, (1, 1, 1)   DeepMind 2D contour NSD
+=====================  ==========================  ==============================
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class MetricSettings:
+    """Resolved metric behaviour.
+
+    ``tolerance_mm``: NSD tolerance (mm; pixels in 2D, which has no spacing).
+    ``round_digits``: digits of the rounded case values. ``workers``: processes
+    for folder scoring. ``nsd_dsc_gate``: ``None`` disables the gate.
+    ``max_label``: largest label value scored (prediction labels above it make
+    the prediction invalid; bounds the work a hostile file can cause).
+    """
+
+    mode: str = "official"
+    tolerance_mm: float = 2.0
+    round_digits: int = 4
+    workers: int = 2
+    labels_from_gt_max: bool = True
+    case_mean: str = "mean"
+    nsd_dsc_gate: float | None = 0.2
+    nsd_2d_as_slab: bool = True
+    max_label: int = 65535
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("official", "strict"):
+            raise ValueError(f"metrics.mode must be 'official' or 'strict', found {self.mode!r}")
+        if self.case_mean not in ("mean", "nanmean"):
+            raise ValueError(
+                f"metrics.official.case_mean must be 'mean' or 'nanmean', found {self.case_mean!r}"
+            )
+        if not (isinstance(self.tolerance_mm, (int, float)) and math.isfinite(self.tolerance_mm)
+                and self.tolerance_mm >= 0):
+            raise ValueError(f"metrics.tolerance_mm must be a number >= 0, found {self.tolerance_mm!r}")
+        if not isinstance(self.workers, int) or self.workers < 1:
+            raise ValueError(f"metrics.workers must be an integer >= 1, found {self.workers!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+STRICT_SWITCHES = {
+    "labels_from_gt_max": False,
+    "case_mean": "nanmean",
+    "nsd_dsc_gate": None,
+    "nsd_2d_as_slab": False,
+}
+
+
+def settings_from_section(metrics: dict[str, Any], max_label: int = 65535) -> MetricSettings:
+    """Build settings from a challenge's ``metrics`` dict (``challenge.metrics``)."""
+    mode = metrics.get("mode", "official")
+    official = dict(metrics.get("official", {}))
+    gate = official.get("nsd_dsc_gate", 0.2)
+    if gate is False:
+        gate = None
+    elif gate is not None:
+        if isinstance(gate, bool) or not isinstance(gate, (int, float)):
+            raise ValueError(
+                f"metrics.official.nsd_dsc_gate must be a number or false, found {gate!r}"
+            )
+        gate = float(gate)
+    switches = {
+        "labels_from_gt_max": bool(official.get("labels_from_gt_max", True)),
+        "case_mean": official.get("case_mean", "mean"),
+        "nsd_dsc_gate": gate,
+        "nsd_2d_as_slab": bool(official.get("nsd_2d_as_slab", True)),
+    }
+    if mode == "strict":
+        switches = dict(STRICT_SWITCHES)
+    return MetricSettings(
+        mode=mode,
+        tolerance_mm=float(metrics.get("tolerance_mm", 2.0)),
+        round_digits=int(metrics.get("round_digits", 4)),
+        workers=int(metrics.get("workers", 2)),
+        max_label=int(max_label),
+        **switches,
+    )
+
+
+def settings_from_challenge(challenge: Any, mode: str | None = None) -> MetricSettings:
+    """Settings from a loaded :class:`evalkit.config.Challenge`; ``mode`` overrides its mode."""
+    section = dict(challenge.metrics)
+    if mode is not None:
+        section["mode"] = mode
+    max_label = int(challenge.contract.get("max_instances", 65535))
+    return settings_from_section(section, max_label=max_label)
