@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
 import numpy as np
 from contract_helpers import write_2d, write_3d
 
-from evalkit.cli import main
+from evalkit.contract import cli
+
+
+def main(argv: list[str]) -> int:
+    """The validate subcommand on its own (``evalkit.cli`` imports every stage)."""
+    parser = argparse.ArgumentParser(prog="evalkit validate")
+    cli.add_arguments(parser)
+    assert argv[0] == "validate"
+    return cli.run(parser.parse_args(argv[1:]))
 
 
 def _folders(tmp_path):
