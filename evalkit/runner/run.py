@@ -173,6 +173,7 @@ def run_submission(
                     one(item)
         finally:
             bar.close()
+            remove_cgroup(f"evalkit/{run_token}")
     return [results[j.name] for j in jobs if j.name in results]
 
 

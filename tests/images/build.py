@@ -67,6 +67,13 @@ def build_image(client: docker.DockerClient, name: str, base: str) -> str:
     image, _ = client.images.build(fileobj=_context(files), custom_context=True, tag=tag,
                                    buildargs={"BASE_IMAGE": base}, rm=True, forcerm=True,
                                    pull=False, network_mode="none")
+    # drop this test image's stale content-hash tags (only ours, never anything else)
+    for old in client.images.list(name=f"evalkit-test/{name}"):
+        if old.id != image.id and all(t.startswith(f"evalkit-test/{name}:") for t in old.tags):
+            try:
+                client.images.remove(old.id, noprune=False)
+            except docker.errors.APIError:
+                pass
     return image.id
 
 
