@@ -82,15 +82,25 @@ def prepare_results(results: pd.DataFrame, directions: dict[str, str]) -> Result
     df = results.loc[:, list(COLUMNS)].reset_index(drop=True)
     if df.empty:
         raise RankingInputError("results table is empty: nothing to rank.")
+    codes: dict[str, np.ndarray] = {}
+    labels: dict[str, np.ndarray] = {}
     for key in KEYS:
-        empty = df[key].isna() | (df[key].astype(str).str.strip() == "")
+        raw_codes, uniques = pd.factorize(df[key], use_na_sentinel=True)
+        text = np.array([str(u).strip() for u in uniques], dtype=object)
+        empty_label = np.flatnonzero(text == "")
+        empty = (raw_codes < 0) | np.isin(raw_codes, empty_label)
         if empty.any():
             raise RankingInputError(
                 f"results table: empty '{key}' in {int(empty.sum())} row(s), e.g. {_rows(empty, df)}."
             )
-        df[key] = df[key].astype(str)
+        # the same text from different raw values (1 and "1") is one label; sort as text
+        names, inverse = np.unique(
+            np.array([str(u) for u in uniques], dtype=str), return_inverse=True
+        )
+        codes[key] = inverse[raw_codes]
+        labels[key] = names
 
-    unknown = sorted(set(df["metric"]) - set(directions))
+    unknown = sorted(set(labels["metric"]) - set(directions))
     if unknown:
         raise RankingInputError(
             f"results table: unknown metric(s) {unknown}; expected one of {sorted(directions)} "
@@ -101,41 +111,51 @@ def prepare_results(results: pd.DataFrame, directions: dict[str, str]) -> Result
     if raw.dtype == bool:
         raise RankingInputError("results table: column 'value' is boolean; expected numbers.")
     values = pd.to_numeric(raw, errors="coerce")
-    bad = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
-    if bad.any():
-        raise RankingInputError(
-            f"results table: non-numeric 'value' in {int(bad.sum())} row(s), expected a number "
-            f"(or an empty cell for missing), found e.g. {_rows(bad, df)}."
-        )
-    values = values.astype(float)
-    inf = np.isinf(values.to_numpy())
+    candidates = values.isna().to_numpy() & raw.notna().to_numpy()
+    if candidates.any():
+        bad = np.zeros(len(df), dtype=bool)
+        idx = np.flatnonzero(candidates)
+        bad[idx] = raw.iloc[idx].astype(str).str.strip().to_numpy() != ""
+        if bad.any():
+            raise RankingInputError(
+                f"results table: non-numeric 'value' in {int(bad.sum())} row(s), expected a number "
+                f"(or an empty cell for missing), found e.g. {_rows(bad, df)}."
+            )
+    vals = values.to_numpy(dtype=float, na_value=np.nan)
+    inf = np.isinf(vals)
     if inf.any():
         raise RankingInputError(
             f"results table: infinite 'value' in {int(inf.sum())} row(s), e.g. {_rows(inf, df)}; "
             "write a failed case as an empty cell (missing), not as inf."
         )
-    df["value"] = values
 
-    dup = df.duplicated(subset=list(KEYS), keep=False)
+    sizes = [len(labels[k]) for k in KEYS]
+    combined = np.zeros(len(df), dtype=np.int64)
+    for key, size in zip(KEYS, sizes):
+        combined = combined * size + codes[key]
+    dup = pd.Series(combined).duplicated(keep=False).to_numpy()
     if dup.any():
         raise RankingInputError(
             f"results table: {int(dup.sum())} duplicate row(s) for the same "
             f"(task, case, algorithm, metric); expected one value each, found e.g. {_rows(dup, df)}."
         )
 
-    algorithms = tuple(sorted(df["algorithm"].unique()))
+    algorithms = tuple(str(a) for a in labels["algorithm"])
     if len(algorithms) < 2:
         raise RankingInputError(
             f"results table: ranking needs at least two algorithms, found {list(algorithms)}."
         )
-    alg_code = pd.Categorical(df["algorithm"], categories=algorithms).codes
 
     tasks: list[TaskArrays] = []
     n_inserted = 0
-    for task, idx in sorted(df.groupby("task", sort=True).indices.items()):
-        sub = df.iloc[idx]
-        cases = tuple(sorted(sub["case"].unique()))
-        metrics = tuple(sorted(sub["metric"].unique()))
+    order = np.argsort(codes["task"], kind="stable")
+    bounds = np.searchsorted(codes["task"][order], np.arange(len(labels["task"]) + 1))
+    for ti, task in enumerate(labels["task"]):
+        idx = order[bounds[ti] : bounds[ti + 1]]
+        case_ids, c = np.unique(codes["case"][idx], return_inverse=True)
+        metric_ids, m = np.unique(codes["metric"][idx], return_inverse=True)
+        cases = tuple(str(x) for x in labels["case"][case_ids])
+        metrics = tuple(str(x) for x in labels["metric"][metric_ids])
         if len(cases) < 2:
             raise RankingInputError(
                 f"results table: task '{task}' has {len(cases)} case ({list(cases)}); ranking, "
@@ -143,9 +163,7 @@ def prepare_results(results: pd.DataFrame, directions: dict[str, str]) -> Result
                 "Remove the task or add cases."
             )
         arr = np.full((len(metrics), len(cases), len(algorithms)), np.nan)
-        m = pd.Categorical(sub["metric"], categories=metrics).codes
-        c = pd.Categorical(sub["case"], categories=cases).codes
-        arr[m, c, alg_code[idx]] = sub["value"].to_numpy()
+        arr[m, c, codes["algorithm"][idx]] = vals[idx]
         n_inserted += arr.size - len(idx)
         for mi, metric in enumerate(metrics):
             present = (~np.isnan(arr[mi])).any(axis=0)
@@ -155,5 +173,5 @@ def prepare_results(results: pd.DataFrame, directions: dict[str, str]) -> Result
                     "value; all others take the worst rank on every case.",
                     stacklevel=2,
                 )
-        tasks.append(TaskArrays(task, metrics, cases, arr))
+        tasks.append(TaskArrays(str(task), metrics, cases, arr))
     return ResultsCube(algorithms, tuple(tasks), len(df), int(n_inserted))
