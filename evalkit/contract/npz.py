@@ -23,6 +23,7 @@ from __future__ import annotations
 import errno
 import functools
 import io
+import lzma
 import math
 import os
 import stat
@@ -45,6 +46,25 @@ MAX_HEADER_BYTES = 10_000
 #: Largest central directory accepted (bytes): bounds what ``zipfile`` parses up front.
 MAX_CENTRAL_DIRECTORY_BYTES = 1 << 20
 _NPY_MAGIC = b"\x93NUMPY"
+#: What damaged or hostile bytes make zipfile / numpy.lib.format raise (bad CRC, truncated
+#: deflate/bzip2/lzma streams, malformed directories and .npy headers).
+_DAMAGED = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    struct.error,
+    EOFError,
+    OSError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    NotImplementedError,
+    RuntimeError,
+    SyntaxError,
+)
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 
 
@@ -273,7 +293,7 @@ def load_npz(
         _check_central_directory(fh, err)
         try:
             zf = zipfile.ZipFile(fh)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+        except _DAMAGED as exc:
             raise err(
                 "bad_zip",
                 expected="a complete, readable zip archive",
@@ -411,17 +431,7 @@ def _load_member(zf, info: zipfile.ZipInfo, key: str, err) -> np.ndarray:
         return arr
     except ContractError:
         raise
-    except (
-        zipfile.BadZipFile,
-        zlib.error,
-        EOFError,
-        OSError,
-        ValueError,
-        TypeError,
-        NotImplementedError,
-        RuntimeError,
-        SyntaxError,
-    ) as exc:
+    except _DAMAGED as exc:
         raise err(
             "bad_zip",
             key=key,
