@@ -1,0 +1,354 @@
+"""``build_report(run_dir, out_dir)``: leaderboard tables, figures and ``index.html``.
+
+Output folder layout::
+
+    <out>/index.html                 self-contained page (figures beside it, no network)
+    <out>/leaderboard.{csv,md,html}  the leaderboard (all columns in the CSV)
+    <out>/failures.csv               failed cases: algorithm, case, status, reason, last log line
+    <out>/figures/<name>.{png,svg,csv}  every figure and the data behind it
+    <out>/report.json                what was written, notes on omitted sections
+
+Figures 3e-h use the "top algorithms": the best ``TOP_K`` by final rank plus any
+algorithm whose name marks it as a baseline (contains ``baseline`` or ``litemedsam``,
+case-insensitive), as in the challenge paper.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+from tqdm import tqdm
+
+from evalkit.report import figures as F
+from evalkit.report import html as H
+from evalkit.report.inputs import RunData, last_log_line, load_run
+from evalkit.report.tables import (failure_counts, failure_details, format_leaderboard,
+                                   leaderboard, to_html_table, to_markdown)
+
+TOP_K = 3
+BASELINE_PATTERN = re.compile(r"baseline|litemedsam", re.IGNORECASE)
+ACCURACY = ("DSC", "NSD")
+RUNTIME = "RunningTime"
+PNG_DPI = 110
+
+
+@dataclass
+class FigureEntry:
+    """One written figure: ``name`` (file stem under figures/), section, caption."""
+
+    name: str
+    section: str
+    caption: str
+
+
+@dataclass
+class Report:
+    """What :func:`build_report` wrote."""
+
+    out_dir: Path
+    figures: list[FigureEntry] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def index(self) -> Path:
+        return self.out_dir / "index.html"
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe stem (letters, digits, ``.-_``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_") or "x"
+
+
+def top_algorithms(order: list[str], k: int = TOP_K) -> list[str]:
+    """The first ``k`` algorithms of ``order`` plus baselines (see module docstring)."""
+    top = list(order[:k])
+    top += [a for a in order[k:] if BASELINE_PATTERN.search(a)]
+    return top
+
+
+def _metrics(run: RunData) -> list[str]:
+    present = list(dict.fromkeys(run.results["metric"].astype(str)))
+    known = [m for m in run.challenge.ranking["metrics"] if m in present]
+    return known + [m for m in present if m not in known]
+
+
+def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *,
+                 progress: bool = True) -> Report:
+    """Write the report of a run folder into ``out_dir`` (default ``<run>/report``).
+
+    Raises :class:`evalkit.report.inputs.ReportInputError` when the results table or
+    the final ranking is missing; optional parts that are missing (bootstrap, case
+    list, example images, scores) omit their section and add a note.
+    """
+    run = load_run(run_dir)
+    out = Path(out_dir) if out_dir is not None else run.run_dir / "report"
+    figdir = out / "figures"
+    figdir.mkdir(parents=True, exist_ok=True)
+    report = Report(out_dir=out, notes=list(run.notes))
+
+    order = run.algorithms
+    ranks = dict(zip(run.final_ranking["algorithm"], run.final_ranking["final_rank"].astype(int)))
+    modalities = run.modalities
+    metrics = _metrics(run)
+    results = run.results
+    results = results[results["algorithm"].isin(order)]
+    unranked = sorted(set(run.results["algorithm"]) - set(order))
+    if unranked:
+        report.notes.append(f"Algorithms in results.csv but not in final_ranking.csv were left "
+                            f"out: {', '.join(unranked)}.")
+    top = top_algorithms(order)
+
+    # ------------------------------------------------------------------ tables
+    failures = failure_counts(run.scores, run.journals, order)
+    board = leaderboard(run.final_ranking, results, modalities, metrics,
+                        run.table("bootstrap_ranks"), failures)
+    board.to_csv(out / "leaderboard.csv", index=False)
+    log_lines = _failure_log_lines(run)
+    details = failure_details(run.scores, run.journals, log_lines)
+    details.to_csv(out / "failures.csv", index=False)
+    tables_md, tables_html = _leaderboard_views(board, modalities, metrics)
+    (out / "leaderboard.md").write_text(
+        f"# Leaderboard: {run.challenge.name}\n\n" + "\n".join(tables_md), encoding="utf-8")
+    (out / "leaderboard.html").write_text(
+        H.page(f"Leaderboard: {run.challenge.name}", "\n".join(tables_html)), encoding="utf-8")
+    report.tables += ["leaderboard.csv", "leaderboard.md", "leaderboard.html", "failures.csv"]
+
+    # ------------------------------------------------------------------ figures
+    jobs = _figure_jobs(run, results, order, ranks, modalities, metrics, top, report)
+    bar = tqdm(jobs, desc="report figures", unit="fig", file=sys.stderr, disable=not progress)
+    for entry, make in bar:
+        fig, data = make()
+        _save(fig, data, figdir / entry.name)
+        report.figures.append(entry)
+
+    # ------------------------------------------------------------------ page
+    html = H.index_page(run, report, tables_html, details, board)
+    (out / "index.html").write_text(html, encoding="utf-8")
+    (out / "report.json").write_text(json.dumps({
+        "run": str(run.run_dir), "tables": report.tables,
+        "figures": [{"name": f.name, "section": f.section, "caption": f.caption}
+                    for f in report.figures],
+        "notes": report.notes}, indent=2), encoding="utf-8")
+    return report
+
+
+def _save(fig: Figure, data: pd.DataFrame, stem: Path) -> None:
+    fig.savefig(stem.with_suffix(".png"), dpi=PNG_DPI)
+    fig.savefig(stem.with_suffix(".svg"))
+    data.to_csv(stem.with_suffix(".csv"), index=False)
+
+
+def _failure_log_lines(run: RunData) -> dict[tuple[str, str], str]:
+    out = {}
+    subs = run.run_dir / "submissions"
+    for alg, journal in run.journals.items():
+        if "status" not in journal.columns:
+            continue
+        for case in journal.loc[journal["status"].astype(str) != "ok", "case"].astype(str):
+            out[(alg, case)] = last_log_line(subs / alg / "logs" / f"{safe_name(case)}.log")
+    if not run.scores.empty:
+        bad = run.scores[run.scores["status"].astype(str) != "ok"]
+        for alg, case in zip(bad["algorithm"], bad["case"].astype(str)):
+            if (alg, case) not in out:
+                out[(alg, case)] = last_log_line(subs / alg / "logs" / f"{safe_name(case)}.log")
+    return out
+
+
+def _leaderboard_views(board: pd.DataFrame, modalities: list[str],
+                       metrics: list[str]) -> tuple[list[str], list[str]]:
+    """Markdown and HTML views: the main table, then one per-modality table per metric."""
+    per_mod = {f"{m}_{mod}" for m in metrics for mod in modalities}
+    main_cols = [c for c in board.columns if c not in per_mod]
+    fmt = format_leaderboard(board[main_cols])
+    md = ["## Final ranking\n", to_markdown(fmt)]
+    html = ["<h3>Final ranking</h3>", to_html_table(fmt)]
+    for metric in metrics:
+        cols = ["final_rank", "algorithm"] + [f"{metric}_{mod}" for mod in modalities]
+        view = format_leaderboard(board[cols])
+        view.columns = ["final_rank", "algorithm"] + modalities
+        unit = " (mean s per case)" if metric == RUNTIME else " (mean per case)"
+        md += [f"\n## {metric} per modality{unit}\n", to_markdown(view)]
+        html += [f"<h3>{metric} per modality{unit}</h3>", to_html_table(view)]
+    return md, html
+
+
+Job = tuple[FigureEntry, Callable[[], tuple[Figure, pd.DataFrame]]]
+
+
+def _figure_jobs(run: RunData, results: pd.DataFrame, order: list[str], ranks: dict[str, int],
+                 modalities: list[str], metrics: list[str], top: list[str],
+                 report: Report) -> list[Job]:
+    jobs: list[Job] = []
+    seed = int(run.challenge.ranking.get("seed", 0))
+    case_table = results[results["metric"].isin(ACCURACY)][
+        ["algorithm", "task", "case", "dim", "metric", "value"]]
+
+    for dim, letter in ((2, "a"), (3, "b")):
+        sub = case_table[case_table["dim"] == dim]
+        if sub.empty:
+            report.notes.append(f"No {dim}D cases: Fig. 3{letter} omitted.")
+            continue
+        n = sub["case"].nunique()
+        jobs.append((FigureEntry(f"scores_{dim}d", "Accuracy",
+                                 f"Case DSC and NSD per algorithm on the {dim}D cases (n = {n}), "
+                                 "ordered by final rank; box = quartiles, whiskers 1.5 IQR, dots "
+                                 "= cases (Fig. 3" + letter + ")."),
+                     lambda sub=sub, dim=dim, n=n: (F.plot_case_scores(
+                         sub, order, ranks, f"{dim}D cases (n = {n})", seed), sub)))
+
+    if RUNTIME in metrics:
+        for dim, letter in ((2, "c"), (3, "d")):
+            sub = results[results["dim"] == dim]
+            if sub.empty:
+                continue
+            means = sub.groupby(["algorithm", "metric"])["value"].mean().unstack("metric")
+            summ = pd.DataFrame({"algorithm": order, "final_rank": [ranks[a] for a in order]})
+            for m in ("DSC", "NSD", RUNTIME):
+                summ[m] = summ["algorithm"].map(means[m] if m in means.columns else {}).astype(float)
+            jobs.append((FigureEntry(f"bubbles_{dim}d", "Accuracy versus runtime",
+                                     f"Mean DSC versus mean runtime per case on the {dim}D cases; "
+                                     "bubble area ∝ mean NSD, numbers = final rank (Fig. 3"
+                                     + letter + ")."),
+                         lambda summ=summ, dim=dim: (F.plot_bubbles(
+                             summ, f"Accuracy versus runtime, {dim}D cases"), summ)))
+    else:
+        report.notes.append(f"No {RUNTIME} metric in results.csv: runtime figures omitted.")
+
+    mod_table = results[results["algorithm"].isin(top)][["algorithm", "task", "case", "dim",
+                                                         "metric", "value"]]
+    acc = mod_table[mod_table["metric"].isin(ACCURACY)]
+    jobs.append((FigureEntry("modality_scores_top", "Top algorithms per modality",
+                             f"Case DSC and NSD per modality of the top {len(top)} algorithms "
+                             "(best three and baselines) (Fig. 3e)."),
+                 lambda: (F.plot_modality_scores(acc, top, ranks, modalities), acc)))
+    if RUNTIME in metrics:
+        rt = mod_table[mod_table["metric"] == RUNTIME]
+        for dim, letter in ((3, "f"), (2, "g")):
+            mods = [m for m in modalities if m in set(rt.loc[rt["dim"] == dim, "task"])]
+            if not mods:
+                continue
+            sub = rt[rt["task"].isin(mods)]
+            jobs.append((FigureEntry(f"runtime_{dim}d_top", "Top algorithms per modality",
+                                     f"Runtime per case (s, log scale) of the top algorithms on "
+                                     f"the {dim}D modalities (Fig. 3{letter})."),
+                         lambda sub=sub, mods=mods, dim=dim: (F.plot_modality_runtime(
+                             sub, top, ranks, mods, f"Runtime per {dim}D modality"), sub)))
+
+    jobs += _example_job(run, top, ranks, modalities, report)
+    jobs += _ranking_jobs(run, order, ranks, modalities, metrics, report)
+    return jobs
+
+
+def _example_job(run: RunData, top: list[str], ranks: dict[str, int], modalities: list[str],
+                 report: Report) -> list[Job]:
+    if run.cases is None or not {"input_path", "gt_path"} <= set(run.cases.columns):
+        report.notes.append("No pinned case list with input/GT paths: example segmentations "
+                            "omitted.")
+        return []
+    from evalkit.report.examples import load_examples
+
+    examples, data = load_examples(run.cases, run.scores, top, modalities, run.run_dir,
+                                   run.challenge.contract)
+    if not examples:
+        report.notes.append("No example case had a readable input and GT: example "
+                            "segmentations omitted.")
+        return []
+    missing = [m for m in modalities if m not in {e["modality"] for e in examples}]
+    if missing:
+        report.notes.append(f"No readable example case for: {', '.join(missing)}.")
+    return [(FigureEntry("examples", "Example segmentations",
+                         "One case per modality: box prompt (blue), reference (green overlay) and "
+                         "the contour of each top algorithm; 3D cases at the slice with the "
+                         "largest reference area (Fig. 3h)."),
+             lambda: (F.plot_examples(examples, top, ranks), data))]
+
+
+def _ranking_jobs(run: RunData, order: list[str], ranks: dict[str, int], modalities: list[str],
+                  metrics: list[str], report: Report) -> list[Job]:
+    jobs: list[Job] = []
+    task_ranking = run.table("task_ranking")
+    tasks_present: list[tuple[str, str]] = []
+    task_order: dict[tuple[str, str], list[str]] = {}
+    if task_ranking is not None:
+        pos = {a: i for i, a in enumerate(order)}
+        for m in metrics:
+            for t in modalities:
+                tr = task_ranking[(task_ranking["task"] == t) & (task_ranking["metric"] == m)]
+                if tr.empty:
+                    continue
+                tr = tr.assign(_p=tr["algorithm"].map(pos)).sort_values(["rank", "_p"])
+                tasks_present.append((t, m))
+                task_order[(t, m)] = [a for a in tr["algorithm"] if a in pos]
+        heat = task_ranking[["task", "metric", "algorithm", "score", "rank"]]
+        jobs.append((FigureEntry("rank_heatmap", "Ranking",
+                                 "Rank of every algorithm in every ranking task (modality / "
+                                 "metric); columns in final-rank order."),
+                     lambda: (F.plot_rank_heatmap(heat, order, modalities, metrics, ranks), heat)))
+    else:
+        report.notes.append("ranking/task_ranking.csv not found: rank heatmap, significance "
+                            "maps and per-task blob plots omitted.")
+
+    boot = run.table("bootstrap_ranks")
+    freq = run.table("bootstrap_rank_frequencies")
+    if boot is not None and freq is not None:
+        fb, ff = boot[boot["scope"] == "final"], freq[freq["scope"] == "final"]
+        if not fb.empty:
+            data = ff.merge(fb[["algorithm", "median_rank", "rank_lo", "rank_hi", "p_rank1"]],
+                            on="algorithm", how="left")
+            jobs.append((FigureEntry("blob_final", "Ranking stability",
+                                     "Bootstrap distribution of the final rank: circle area ∝ "
+                                     "how often each rank occurred, × median, line 95 % interval."),
+                         lambda: (F.plot_blob(ff, fb, order, ranks,
+                                              "Final rank over bootstrap samples"), data)))
+        for m in metrics:
+            tasks = [t for t, mm in tasks_present if mm == m]
+            tb = boot[(boot["scope"] == "task") & (boot["metric"] == m)]
+            tf = freq[(freq["scope"] == "task") & (freq["metric"] == m)]
+            if not tasks or tb.empty:
+                continue
+            data = tf.merge(tb[["task", "algorithm", "median_rank", "rank_lo", "rank_hi", "p_rank1"]],
+                            on=["task", "algorithm"], how="left")
+            orders = {t: task_order[(t, m)] for t in tasks}
+            jobs.append((FigureEntry(f"blob_tasks_{safe_name(m)}", "Ranking stability",
+                                     f"Bootstrap rank distribution per modality for {m}; "
+                                     "algorithms in that task's rank order."),
+                         lambda tf=tf, tb=tb, orders=orders, tasks=tasks, m=m, data=data: (
+                             F.plot_blob_tasks(tf, tb, orders, tasks, m), data)))
+    else:
+        report.notes.append("No bootstrap tables in ranking/: blob plots omitted.")
+
+    tau = run.table("kendall_tau")
+    if tau is not None and not tau.empty:
+        tmetrics = [m for m in metrics if m in set(tau["metric"])]
+        tt = [t for t in modalities if t in set(tau["task"])]
+        jobs.append((FigureEntry("kendall_tau", "Ranking stability",
+                                 "Kendall's τ between each bootstrap ranking and the full-data "
+                                 "ranking, per task (1 = identical order)."),
+                     lambda: (F.plot_kendall(tau, tt, tmetrics), tau)))
+    else:
+        report.notes.append("ranking/kendall_tau.csv not found: Kendall's τ violins omitted.")
+
+    sig = run.table("significance")
+    if sig is not None and task_order:
+        for (t, m) in tasks_present:
+            s = sig[(sig["task"] == t) & (sig["metric"] == m)]
+            if s.empty:
+                continue
+            jobs.append((FigureEntry(f"significance_{safe_name(t)}_{safe_name(m)}",
+                                     "Significance maps",
+                                     f"{t} / {m}: red = row algorithm significantly better than "
+                                     "column algorithm (one-sided Wilcoxon, Holm-adjusted); "
+                                     "ordered by task rank."),
+                         lambda s=s, t=t, m=m: (F.plot_significance(
+                             s, task_order[(t, m)], f"Significance map: {t} / {m}"), s)))
+    elif sig is None:
+        report.notes.append("ranking/significance.csv not found: significance maps omitted.")
+    return jobs

@@ -1,0 +1,94 @@
+"""Example segmentations for Fig. 3h: one case per modality, read with the contract's
+safe loaders (no pickle, no symlinks, bounded sizes).
+
+A modality gets an example when the pinned case list names an input and a GT that
+exist as regular files and load cleanly; the first such case (by name) is used.
+Predictions that are missing or break the contract are left out of that panel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit.contract import ContractError, load_gt, load_input, load_prediction
+
+MAX_TRIES_PER_MODALITY = 5   # cases tried per modality before giving up on it
+
+
+def _resolve(path: object, run_dir: Path) -> Path | None:
+    if not isinstance(path, str) or not path:
+        return None
+    p = Path(path)
+    if not p.is_absolute() and not p.exists():
+        p = run_dir / p
+    return p if p.is_file() and not p.is_symlink() else None
+
+
+def _slice_2d(imgs: np.ndarray, boxes: np.ndarray, gts: np.ndarray, dim: int):
+    """Reduce a case to one 2-D panel: the 3-D slice with the most reference voxels."""
+    if dim == 2:
+        return imgs, [tuple(int(v) for v in b[:4]) for b in boxes], gts > 0, None
+    area = (gts > 0).reshape(gts.shape[0], -1).sum(axis=1)
+    z = int(np.argmax(area)) if area.any() else gts.shape[0] // 2
+    keep = [b for b in boxes if int(b[2]) <= z <= int(b[5])]
+    return imgs[z], [(int(b[0]), int(b[1]), int(b[3]), int(b[4])) for b in keep], gts[z] > 0, z
+
+
+def load_examples(cases: pd.DataFrame, scores: pd.DataFrame, algs: Sequence[str],
+                  modalities: Sequence[str], run_dir: Path,
+                  limits: dict[str, Any] | None = None) -> tuple[list[dict], pd.DataFrame]:
+    """Load one example per modality for ``algs``.
+
+    ``cases``: pinned case list (``case, modality, dim, input_path, gt_path``);
+    ``scores``: concatenated score tables (``algorithm, case, dsc``). Returns the
+    examples for :func:`evalkit.report.figures.plot_examples` and a table
+    ``modality, case, slice, algorithm, dsc, has_prediction`` (the figure's data).
+    """
+    examples: list[dict] = []
+    rows: list[dict] = []
+    dsc_of = {}
+    if not scores.empty:
+        dsc_of = {(a, c): d for a, c, d in zip(scores["algorithm"], scores["case"], scores["dsc"])}
+    for mod in modalities:
+        cand = cases[cases["modality"].astype(str) == mod].sort_values("case")
+        tries = 0
+        for _, row in cand.iterrows():
+            inp = _resolve(row.get("input_path"), run_dir)
+            gtp = _resolve(row.get("gt_path"), run_dir)
+            if inp is None or gtp is None:
+                continue
+            tries += 1
+            if tries > MAX_TRIES_PER_MODALITY:
+                break
+            case, dim = str(row["case"]), int(row["dim"])
+            try:
+                x = load_input(inp, limits, dim=dim)
+                g = load_gt(gtp, dim, x.spatial_shape, limits, case=case)
+            except ContractError:
+                continue
+            preds: dict[str, np.ndarray] = {}
+            full_preds: dict[str, np.ndarray] = {}
+            for alg in algs:
+                out = run_dir / "submissions" / alg / "outputs" / f"{case}.npz"
+                try:
+                    full_preds[alg] = load_prediction(out, x.spatial_shape, limits, case=case)
+                except ContractError:
+                    continue
+            image, boxes, gt, z = _slice_2d(x.imgs, x.boxes, g.gts, dim)
+            for alg, seg in full_preds.items():
+                preds[alg] = (seg[z] if z is not None else seg) > 0
+            dsc = {a: float(dsc_of[(a, case)]) if (a, case) in dsc_of else float("nan")
+                   for a in algs}
+            examples.append({"modality": mod, "case": case, "image": image, "boxes": boxes,
+                             "gt": gt, "preds": preds, "dsc": {a: dsc[a] for a in preds},
+                             "slice": z})
+            rows += [{"modality": mod, "case": case, "slice": z, "algorithm": a, "dsc": dsc[a],
+                      "has_prediction": a in preds} for a in algs]
+            break
+    return examples, pd.DataFrame(rows, columns=["modality", "case", "slice", "algorithm", "dsc",
+                                                 "has_prediction"])

@@ -1,0 +1,436 @@
+"""Figures of the report: each ``plot_xxx(table, ...) -> Figure`` takes the tidy table
+that is also written beside it as CSV, and returns a matplotlib Figure (Agg, no pyplot
+state). Algorithms are always drawn in final-rank order, labelled ``"<rank> <name>"``.
+
+Sizes grow with the number of algorithms / tasks so that a 23-algorithm, 10-modality
+challenge stays legible: tick labels are rotated and long names shortened to
+``MAX_LABEL`` characters (the full names are in the CSV and the leaderboard).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib import colormaps  # noqa: E402
+from matplotlib.colors import ListedColormap  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch, Rectangle  # noqa: E402
+
+MAX_LABEL = 22
+METRIC_COLOURS = {"DSC": "#1f77b4", "NSD": "#ff7f0e"}
+TOP_COLOURS = ["#d62728", "#1f77b4", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2"]
+BOX_COLOUR = "#1f3fff"   # prompt box
+REF_COLOUR = "#00c000"   # reference overlay
+
+
+def short(name: str, n: int = MAX_LABEL) -> str:
+    """A label of at most ``n`` characters (ellipsis in the middle keeps both ends)."""
+    name = str(name)
+    if len(name) <= n:
+        return name
+    keep = n - 1
+    return name[: (keep + 1) // 2] + "…" + name[len(name) - keep // 2:]
+
+
+def rank_label(algorithm: str, rank: int | float | None) -> str:
+    if rank is None or (isinstance(rank, float) and math.isnan(rank)):
+        return short(algorithm)
+    return f"{int(rank)} {short(algorithm)}"
+
+
+def _xticks(ax, labels: Sequence[str], positions: Sequence[float] | None = None) -> None:
+    pos = list(range(len(labels))) if positions is None else list(positions)
+    ax.set_xticks(pos)
+    if len(labels) > 6:
+        ax.set_xticklabels(labels, rotation=55, ha="right", rotation_mode="anchor", fontsize=8)
+    else:
+        ax.set_xticklabels(labels, fontsize=9)
+
+
+def _empty(fig: Figure, ax, text: str) -> Figure:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+    ax.set_axis_off()
+    return fig
+
+
+# --------------------------------------------------------------------- Fig. 3a,b: dot-and-box
+
+def plot_case_scores(table: pd.DataFrame, order: Sequence[str], ranks: dict[str, int],
+                     title: str, seed: int = 0) -> Figure:
+    """Dot-and-box plot of case DSC and NSD per algorithm (Fig. 3a,b).
+
+    ``table``: long ``algorithm, case, metric, value`` with metrics DSC and NSD (one
+    dimensionality). Boxes show median and quartiles, whiskers 1.5 IQR; dots are the
+    cases (jittered, rasterised in SVG). NaN values are dropped.
+    """
+    k = len(order)
+    fig = Figure(figsize=(max(7.0, 0.62 * k + 2.5), 5.2), layout="constrained")
+    ax = fig.add_subplot()
+    if table.empty:
+        return _empty(fig, ax, "no cases")
+    rng = np.random.default_rng(seed)
+    metrics = [m for m in ("DSC", "NSD") if m in set(table["metric"])]
+    width = 0.34
+    offsets = {m: (i - (len(metrics) - 1) / 2) * (width + 0.04) for i, m in enumerate(metrics)}
+    for m in metrics:
+        sub = table[table["metric"] == m]
+        data = [sub.loc[sub["algorithm"] == a, "value"].dropna().to_numpy() for a in order]
+        pos = np.arange(k) + offsets[m]
+        for x, vals in zip(pos, data):
+            if len(vals):
+                jitter = rng.uniform(-width / 3, width / 3, len(vals))
+                ax.scatter(x + jitter, vals, s=4, color=METRIC_COLOURS[m], alpha=0.35,
+                           linewidths=0, rasterized=True, zorder=1)
+        keep = [i for i, v in enumerate(data) if len(v)]
+        if keep:
+            bp = ax.boxplot([data[i] for i in keep], positions=pos[keep], widths=width,
+                            showfliers=False, patch_artist=True, zorder=2,
+                            medianprops={"color": "black", "linewidth": 1.2})
+            for patch in bp["boxes"]:
+                patch.set_facecolor(METRIC_COLOURS[m])
+                patch.set_alpha(0.45)
+    _xticks(ax, [rank_label(a, ranks.get(a)) for a in order])
+    ax.set_xlim(-0.6, k - 0.4)
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_ylabel("score per case")
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(handles=[Patch(color=METRIC_COLOURS[m], alpha=0.6, label=m) for m in metrics],
+              loc="lower left", fontsize=8, ncols=len(metrics))
+    return fig
+
+
+# --------------------------------------------------------------------- Fig. 3c,d: bubbles
+
+def plot_bubbles(summary: pd.DataFrame, title: str) -> Figure:
+    """Accuracy (mean DSC) versus mean runtime per algorithm, bubble area ∝ mean NSD.
+
+    ``summary``: ``algorithm, final_rank, DSC, NSD, RunningTime`` (means over the cases
+    of one dimensionality; runtime in seconds). Bubbles are numbered by final rank; a
+    key beside the axes maps numbers to names. The x axis is logarithmic when runtimes
+    span more than a factor 10.
+    """
+    k = len(summary)
+    fig = Figure(figsize=(10.5 if k > 8 else 8.5, 6.0), layout="constrained")
+    ax = fig.add_subplot()
+    s = summary.dropna(subset=["DSC", "RunningTime"])
+    if s.empty:
+        return _empty(fig, ax, "no runtimes")
+    cmap = colormaps["viridis"]
+    ranks = s["final_rank"].to_numpy(float)
+    colours = cmap((ranks - ranks.min()) / max(1.0, ranks.max() - ranks.min()) * 0.9)
+    nsd = s["NSD"].fillna(0).clip(lower=0).to_numpy()
+    ax.scatter(s["RunningTime"], s["DSC"], s=50 + 1100 * nsd, c=colours, alpha=0.55,
+               edgecolors="black", linewidths=0.6)
+    for (_, r), c in zip(s.iterrows(), colours):
+        ax.annotate(str(int(r["final_rank"])), (r["RunningTime"], r["DSC"]), ha="center",
+                    va="center", fontsize=8, fontweight="bold")
+    rt = s["RunningTime"].to_numpy(float)
+    if rt.min() > 0 and rt.max() / rt.min() > 10:
+        ax.set_xscale("log")
+    ax.set_xlabel("mean runtime per case (s)")
+    ax.set_ylabel("mean DSC")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    lo, hi = float(s["DSC"].min()), float(s["DSC"].max())
+    pad = max(0.03, (hi - lo) * 0.15)
+    ax.set_ylim(lo - pad, min(1.05, hi + pad))
+    key = [Line2D([], [], linestyle="none", marker="o", markersize=6, color=c,
+                  label=f"{int(r['final_rank'])} {short(r['algorithm'])}  (NSD {r['NSD']:.3f})")
+           for (_, r), c in zip(s.iterrows(), colours)]
+    ax.legend(handles=key, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7.5,
+              frameon=False, title="rank, algorithm (bubble area ∝ NSD)", title_fontsize=8)
+    return fig
+
+
+# --------------------------------------------------------------------- Fig. 3e,f,g: modality
+
+def _grouped_boxes(ax, table: pd.DataFrame, groups: Sequence[str], algs: Sequence[str],
+                   colours: dict[str, str]) -> None:
+    n = len(algs)
+    width = 0.8 / max(n, 1)
+    for ai, alg in enumerate(algs):
+        data, pos = [], []
+        for gi, g in enumerate(groups):
+            vals = table.loc[(table["task"] == g) & (table["algorithm"] == alg), "value"].dropna()
+            if len(vals):
+                data.append(vals.to_numpy())
+                pos.append(gi - 0.4 + width * (ai + 0.5))
+        if data:
+            bp = ax.boxplot(data, positions=pos, widths=width * 0.85, patch_artist=True,
+                            showfliers=True, flierprops={"markersize": 2, "alpha": 0.5},
+                            medianprops={"color": "black"})
+            for patch in bp["boxes"]:
+                patch.set_facecolor(colours[alg])
+                patch.set_alpha(0.75)
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels(groups, rotation=30 if len(groups) > 6 else 0, ha="right"
+                       if len(groups) > 6 else "center", fontsize=9)
+    ax.set_xlim(-0.6, len(groups) - 0.4)
+    ax.grid(axis="y", alpha=0.3)
+
+
+def _alg_colours(algs: Sequence[str]) -> dict[str, str]:
+    return {a: TOP_COLOURS[i % len(TOP_COLOURS)] for i, a in enumerate(algs)}
+
+
+def plot_modality_scores(table: pd.DataFrame, algs: Sequence[str], ranks: dict[str, int],
+                         modalities: Sequence[str]) -> Figure:
+    """Per-modality case DSC (top panel) and NSD (bottom) of selected algorithms (Fig. 3e).
+
+    ``table``: long ``algorithm, task, case, metric, value`` restricted to ``algs``.
+    """
+    fig = Figure(figsize=(max(8.0, 1.25 * len(modalities) + 1.5), 7.5), layout="constrained")
+    axes = fig.subplots(2, 1, sharex=True)
+    colours = _alg_colours(algs)
+    for ax, metric in zip(axes, ("DSC", "NSD")):
+        _grouped_boxes(ax, table[table["metric"] == metric], modalities, algs, colours)
+        ax.set_ylabel(f"{metric} per case")
+        ax.set_ylim(-0.03, 1.03)
+    axes[0].set_title("Accuracy per modality of the top algorithms")
+    fig.legend(handles=[Patch(color=colours[a], label=rank_label(a, ranks.get(a))) for a in algs],
+               loc="outside upper center", ncols=min(len(algs), 6), fontsize=8)
+    return fig
+
+
+def plot_modality_runtime(table: pd.DataFrame, algs: Sequence[str], ranks: dict[str, int],
+                          modalities: Sequence[str], title: str) -> Figure:
+    """Runtime per case (s, log axis) per modality of selected algorithms (Fig. 3f,g)."""
+    fig = Figure(figsize=(max(6.5, 1.3 * len(modalities) + 2.0), 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    if table.empty or not modalities:
+        return _empty(fig, ax, "no runtimes")
+    colours = _alg_colours(algs)
+    _grouped_boxes(ax, table, modalities, algs, colours)
+    if (table["value"] > 0).all():
+        ax.set_yscale("log")
+    ax.set_ylabel("runtime per case (s)")
+    ax.set_title(title)
+    ax.legend(handles=[Patch(color=colours[a], label=rank_label(a, ranks.get(a))) for a in algs],
+              fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return fig
+
+
+# --------------------------------------------------------------------- Fig. 3h: examples
+
+def plot_examples(examples: list[dict], algs: Sequence[str], ranks: dict[str, int]) -> Figure:
+    """Example segmentations, one panel per modality (Fig. 3h).
+
+    Each example is a dict with ``modality, case, image`` (2-D grey ``(H, W)`` or RGB
+    ``(H, W, 3)`` uint8), ``boxes`` (list of ``(x0, y0, x1, y1)`` pixel boxes in this
+    slice), ``gt`` (``(H, W)`` bool), ``preds`` (algorithm -> ``(H, W)`` bool, absent
+    when the algorithm has no valid output), ``dsc`` (algorithm -> case DSC) and
+    optional ``slice`` (3-D slice index). The reference is a green overlay, the box
+    blue, each algorithm a coloured contour.
+    """
+    n = max(len(examples), 1)
+    ncols = min(5, n)
+    nrows = math.ceil(n / ncols)
+    fig = Figure(figsize=(3.1 * ncols, 3.3 * nrows + 0.6), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    colours = _alg_colours(algs)
+    green = ListedColormap([[0, 0, 0, 0], [0.0, 0.85, 0.0, 0.38]])
+    for ax, ex in zip(axes, examples):
+        img = ex["image"]
+        ax.imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="nearest")
+        ax.imshow(ex["gt"].astype(np.uint8), cmap=green, vmin=0, vmax=1, interpolation="nearest")
+        for x0, y0, x1, y1 in ex["boxes"]:
+            ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0 + 1, y1 - y0 + 1, fill=False,
+                                   edgecolor=BOX_COLOUR, linewidth=1.3))
+        for alg in algs:
+            mask = ex["preds"].get(alg)
+            if mask is not None and mask.any() and not mask.all():
+                ax.contour(mask.astype(float), levels=[0.5], colors=[colours[alg]], linewidths=1.1)
+        best = max(((a, d) for a, d in ex["dsc"].items() if d is not None and not np.isnan(d)),
+                   key=lambda t: t[1], default=None)
+        where = f" z={ex['slice']}" if ex.get("slice") is not None else ""
+        sub = f"best DSC {best[1]:.3f} ({short(best[0], 14)})" if best else "no valid prediction"
+        ax.set_title(f"{ex['modality']}: {short(ex['case'], 26)}{where}\n{sub}", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes[len(examples):]:
+        ax.set_axis_off()
+    handles = [Patch(color=REF_COLOUR, alpha=0.5, label="reference"),
+               Line2D([], [], color=BOX_COLOUR, label="box prompt")]
+    handles += [Line2D([], [], color=colours[a], label=rank_label(a, ranks.get(a))) for a in algs]
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6), fontsize=8)
+    return fig
+
+
+# --------------------------------------------------------------------- ranking stability
+
+def _blob(ax, freq: pd.DataFrame, summary: pd.DataFrame, order: Sequence[str], title: str,
+          labels: Sequence[str], max_area: float) -> None:
+    k = len(order)
+    idx = {a: i for i, a in enumerate(order)}
+    f = freq[freq["algorithm"].isin(idx)]
+    ax.scatter(f["algorithm"].map(idx), f["rank"], s=max_area * f["frequency"], color="#4c72b0",
+               alpha=0.55, linewidths=0)
+    s = summary[summary["algorithm"].isin(idx)]
+    xs = s["algorithm"].map(idx).to_numpy()
+    ax.vlines(xs, s["rank_lo"], s["rank_hi"], color="black", linewidth=1.0)
+    ax.scatter(xs, s["median_rank"], marker="x", color="black", s=18, linewidths=1.0, zorder=3)
+    ax.plot([-0.5, k - 0.5], [0.5, k + 0.5], color="grey", linewidth=0.6, linestyle=":")
+    _xticks(ax, labels)
+    ax.set_xlim(-0.6, k - 0.4)
+    ax.set_ylim(k + 0.8, 0.2)
+    ax.set_ylabel("rank")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.2)
+
+
+def plot_blob(freq: pd.DataFrame, summary: pd.DataFrame, order: Sequence[str],
+              ranks: dict[str, int], title: str) -> Figure:
+    """Bootstrap blob plot: circle area ∝ frequency of each rank over the bootstrap
+    samples; × = median rank, vertical line = 2.5 %–97.5 % interval (challengeR).
+
+    ``freq``: ``algorithm, rank, frequency`` (frequency in 0..1); ``summary``:
+    ``algorithm, median_rank, rank_lo, rank_hi``.
+    """
+    k = len(order)
+    fig = Figure(figsize=(max(6.0, 0.5 * k + 2.0), max(4.5, 0.32 * k + 2.5)), layout="constrained")
+    ax = fig.add_subplot()
+    _blob(ax, freq, summary, order, title, [rank_label(a, ranks.get(a)) for a in order], 420)
+    ax.legend(handles=[Line2D([], [], marker="o", linestyle="none", color="#4c72b0", alpha=0.55,
+                              markersize=math.sqrt(420 * q), label=f"{q:.0%}") for q in (0.1, 0.5, 1.0)]
+              + [Line2D([], [], marker="x", linestyle="none", color="black", label="median"),
+                 Line2D([], [], color="black", label="95 % interval")],
+              loc="lower left", fontsize=7, title="rank frequency", title_fontsize=7, ncols=2)
+    return fig
+
+
+def plot_blob_tasks(freq: pd.DataFrame, summary: pd.DataFrame, task_order: dict[str, list[str]],
+                    tasks: Sequence[str], metric: str) -> Figure:
+    """Blob plots of every task of one metric in a grid (one panel per modality).
+
+    Each panel orders algorithms by that task's full-data rank; tick labels are the
+    task ranks, the key below the grid is in the leaderboard and the CSV.
+    """
+    n = len(tasks)
+    ncols = min(5, n) if n else 1
+    nrows = max(1, math.ceil(n / ncols))
+    k = max((len(v) for v in task_order.values()), default=1)
+    side = max(3.2, 0.2 * k + 1.6)
+    fig = Figure(figsize=(side * ncols, side * nrows + 0.5), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    for ax, task in zip(axes, tasks):
+        order = task_order[task]
+        f = freq[freq["task"] == task]
+        s = summary[summary["task"] == task]
+        labels = [short(a, 12) for a in order]
+        _blob(ax, f, s, order, f"{task} · {metric}", labels, max(60, 2400 / k))
+        ax.tick_params(axis="x", labelsize=6 if k > 10 else 8)
+    for ax in axes[n:]:
+        ax.set_axis_off()
+    fig.suptitle(f"Bootstrap rank distribution per modality, {metric} "
+                 "(area ∝ frequency, × median, line 95 % interval)", fontsize=10)
+    return fig
+
+
+def plot_significance(sig: pd.DataFrame, order: Sequence[str], title: str) -> Figure:
+    """Significance map of one task: cell (row i, column j) is filled when algorithm i
+    is significantly better than j (one-sided Wilcoxon, Holm-adjusted). Rows and
+    columns follow the task's rank; the diagonal is grey.
+
+    ``sig``: ``algorithm, other, significant`` for one task.
+    """
+    k = len(order)
+    idx = {a: i for i, a in enumerate(order)}
+    mat = np.zeros((k, k))
+    s = sig[sig["algorithm"].isin(idx) & sig["other"].isin(idx)]
+    flag = s["significant"].astype(str).str.lower().isin(("true", "1"))
+    mat[s["algorithm"].map(idx).to_numpy(), s["other"].map(idx).to_numpy()] = flag.to_numpy(float)
+    np.fill_diagonal(mat, 0.5)
+    side = max(4.5, 0.3 * k + 2.5)
+    fig = Figure(figsize=(side + 0.4, side), layout="constrained")
+    ax = fig.add_subplot()
+    cmap = ListedColormap(["#f4f4f4", "#bdbdbd", "#c0392b"])
+    ax.imshow(mat, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    labels = [short(a, 18) for a in order]
+    ax.set_yticks(range(k))
+    ax.set_yticklabels(labels, fontsize=7 if k > 12 else 9)
+    _xticks(ax, labels)
+    ax.set_xticks(np.arange(-0.5, k), minor=True)
+    ax.set_yticks(np.arange(-0.5, k), minor=True)
+    ax.grid(which="minor", color="white", linewidth=0.6)
+    ax.tick_params(which="minor", length=0)
+    ax.set_xlabel("… is significantly better than this algorithm (column)")
+    ax.set_ylabel("algorithm (row) …")
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def plot_rank_heatmap(task_ranking: pd.DataFrame, order: Sequence[str], tasks: Sequence[str],
+                      metrics: Sequence[str], ranks: dict[str, int]) -> Figure:
+    """Rank of every algorithm (columns, final-rank order) in every ranking task (rows:
+    ``modality / metric``); darker = better, the rank printed in each cell.
+
+    ``task_ranking``: ``task, metric, algorithm, rank``.
+    """
+    rows = [(t, m) for m in metrics for t in tasks]
+    k = len(order)
+    mat = np.full((len(rows), k), np.nan)
+    tr = task_ranking.set_index(["task", "metric", "algorithm"])["rank"]
+    for i, (t, m) in enumerate(rows):
+        for j, a in enumerate(order):
+            mat[i, j] = tr.get((t, m, a), np.nan)
+    fig = Figure(figsize=(max(7.0, 0.42 * k + 3.0), max(4.0, 0.3 * len(rows) + 2.2)),
+                 layout="constrained")
+    ax = fig.add_subplot()
+    im = ax.imshow(mat, cmap="viridis_r", aspect="auto", interpolation="nearest",
+                   vmin=1, vmax=max(k, 2))
+    if k * len(rows) <= 1200:
+        for i in range(len(rows)):
+            for j in range(k):
+                if not np.isnan(mat[i, j]):
+                    ax.text(j, i, f"{int(mat[i, j])}", ha="center", va="center", fontsize=6.5,
+                            color="white" if mat[i, j] <= k / 2 else "black")
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([f"{t} / {m}" for t, m in rows], fontsize=7.5)
+    _xticks(ax, [rank_label(a, ranks.get(a)) for a in order])
+    for i in range(1, len(metrics)):
+        ax.axhline(i * len(tasks) - 0.5, color="white", linewidth=2)
+    ax.set_title("Rank per ranking task (columns in final-rank order)")
+    fig.colorbar(im, ax=ax, label="task rank", shrink=0.6)
+    return fig
+
+
+def plot_kendall(tau: pd.DataFrame, tasks: Sequence[str], metrics: Sequence[str]) -> Figure:
+    """Violins of Kendall's tau-b between each bootstrap ranking and the full-data
+    ranking, per task (one row of panels per metric). A task whose samples are all
+    equal is drawn as a short line.
+
+    ``tau``: ``task, metric, sample, tau``.
+    """
+    fig = Figure(figsize=(max(7.0, 0.85 * len(tasks) + 2.0), 2.7 * len(metrics) + 0.6),
+                 layout="constrained")
+    axes = np.atleast_1d(fig.subplots(len(metrics), 1, sharex=True, squeeze=False)).ravel()
+    for ax, metric in zip(axes, metrics):
+        data = [tau.loc[(tau["task"] == t) & (tau["metric"] == metric), "tau"].dropna().to_numpy()
+                for t in tasks]
+        for i, d in enumerate(data):
+            if len(d) == 0:
+                continue
+            if np.ptp(d) == 0:
+                ax.hlines(d[0], i - 0.3, i + 0.3, color="#55a868")
+            else:
+                parts = ax.violinplot([d], positions=[i], widths=0.8, showmedians=True)
+                for body in parts["bodies"]:
+                    body.set_facecolor("#55a868")
+                    body.set_alpha(0.6)
+        ax.set_ylabel(f"{metric}\nKendall's τ")
+        ax.set_ylim(min(-0.05, min((d.min() for d in data if len(d)), default=0) - 0.05), 1.05)
+        ax.grid(axis="y", alpha=0.3)
+    axes[-1].set_xticks(range(len(tasks)))
+    axes[-1].set_xticklabels(tasks, rotation=30 if len(tasks) > 6 else 0,
+                             ha="right" if len(tasks) > 6 else "center")
+    axes[0].set_title("Ranking stability: Kendall's τ, bootstrap vs full-data ranking, per task")
+    return fig

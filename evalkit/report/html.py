@@ -1,0 +1,168 @@
+"""The self-contained ``index.html``: inline CSS, figures referenced beside the page
+(``figures/*.png``), no network. Every text that comes from a run (names, logs,
+reasons, configuration) is HTML-escaped.
+
+A tiny inline script counts images that failed to load (``naturalWidth == 0``) after
+the page's load event and writes the counts into ``data-broken-images`` and
+``data-images`` attributes of ``<body>`` (tests read them back from a headless
+browser); it also lists broken files in a visible warning.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from evalkit.report.build import Report
+    from evalkit.report.inputs import RunData
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em auto;max-width:1400px;
+padding:0 1em;color:#222}
+h1{font-size:1.6em} h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.8em}
+table.board{border-collapse:collapse;font-size:.82em;margin:.5em 0 1.2em}
+table.board th,table.board td{border:1px solid #ddd;padding:.2em .45em;text-align:right;white-space:nowrap}
+table.board th{background:#f3f3f3;position:sticky;top:0}
+table.board td:nth-child(2){text-align:left}
+.scroll{overflow-x:auto}
+figure{margin:1em 0 2em} figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:.9em;color:#444}
+pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.8em;max-height:28em}
+.note{background:#fff8e1;border-left:4px solid #f0b400;padding:.4em .8em;margin:.3em 0}
+.broken{background:#fdecea;border-left:4px solid #c0392b;padding:.4em .8em}
+details{margin:.5em 0} summary{cursor:pointer;font-weight:600}
+.links{font-size:.8em}
+"""
+
+CHECK_SCRIPT = """
+window.addEventListener('load', function () {
+  var imgs = document.images, broken = [];
+  for (var i = 0; i < imgs.length; i++) {
+    if (!imgs[i].complete || imgs[i].naturalWidth === 0) broken.push(imgs[i].getAttribute('src'));
+  }
+  document.body.setAttribute('data-images', String(imgs.length));
+  document.body.setAttribute('data-broken-images', String(broken.length));
+  if (broken.length) {
+    var div = document.createElement('div');
+    div.className = 'broken';
+    div.textContent = 'Missing images: ' + broken.join(', ');
+    document.body.insertBefore(div, document.body.firstChild);
+  }
+});
+"""
+
+
+def page(title: str, body: str, script: str = "") -> str:
+    """A complete HTML document with the inline stylesheet."""
+    js = f"<script>{script}</script>" if script else ""
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{escape(title)}</title><style>{CSS}</style>{js}</head>\n"
+            f"<body>\n{body}\n</body></html>\n")
+
+
+def _table(df: pd.DataFrame) -> str:
+    return '<div class="scroll">' + df.to_html(index=False, escape=True, classes="board",
+                                                border=0, na_rep="–") + "</div>"
+
+
+def _json_block(value: Any) -> str:
+    return f"<pre>{escape(json.dumps(value, indent=2, default=str))}</pre>"
+
+
+def _figures(report: Report) -> str:
+    parts, section = [], None
+    sig = [f for f in report.figures if f.section == "Significance maps"]
+    for f in report.figures:
+        if f.section == "Significance maps":
+            continue
+        if f.section != section:
+            section = f.section
+            parts.append(f"<h3>{escape(section)}</h3>")
+        parts.append(_figure(f))
+    if sig:
+        parts.append("<h3>Significance maps</h3>")
+        parts.append(f"<details><summary>{len(sig)} significance maps, one per ranking task"
+                     "</summary>" + "".join(_figure(f) for f in sig) + "</details>")
+    return "\n".join(parts)
+
+
+def _figure(f) -> str:
+    src = f"figures/{escape(f.name)}"
+    return (f'<figure id="fig-{escape(f.name)}"><img src="{src}.png" alt="{escape(f.caption)}" '
+            f'loading="eager"><figcaption>{escape(f.caption)} <span class="links">'
+            f'[<a href="{src}.svg">SVG</a> · <a href="{src}.csv">data (CSV)</a>]</span>'
+            f"</figcaption></figure>")
+
+
+def _failures(details: pd.DataFrame, board: pd.DataFrame) -> str:
+    if details.empty:
+        return "<p>No failed cases.</p>"
+    parts = []
+    for alg in board["algorithm"]:
+        d = details[details["algorithm"] == alg]
+        if d.empty:
+            continue
+        counts = ", ".join(f"{s}: {n}" for s, n in d["status"].value_counts().items())
+        parts.append(f"<details><summary>{escape(str(alg))}: {len(d)} failed ({escape(counts)})"
+                     f"</summary>{_table(d.drop(columns=['algorithm']))}</details>")
+    return "\n".join(parts)
+
+
+def _images(run: RunData, order: list[str]) -> str:
+    rows = []
+    for alg in order:
+        rec = run.images.get(alg, {})
+        rows.append({"algorithm": alg, "reference": rec.get("reference", ""),
+                     "image_id": rec.get("image_id", ""),
+                     "tarball_sha256": rec.get("tarball_sha256", ""),
+                     "size_bytes": rec.get("size_bytes", ""),
+                     "architecture": rec.get("architecture", "")})
+    return _table(pd.DataFrame(rows))
+
+
+def index_page(run: RunData, report: Report, tables_html: list[str], details: pd.DataFrame,
+               board: pd.DataFrame) -> str:
+    """The report page: leaderboard, figures with captions, failures, provenance."""
+    order = list(board["algorithm"])
+    meta = run.run_meta or {}
+    title = run.challenge.data["challenge"].get("title", run.challenge.name)
+    n_cases = run.results["case"].nunique()
+    head = [f"<h1>{escape(title)}</h1>",
+            f"<p>Run <code>{escape(run.run_dir.name)}</code>: {len(order)} algorithms, "
+            f"{n_cases} cases, {len(run.modalities)} modalities"
+            + (f", created {escape(str(meta.get('created')))}" if meta.get("created") else "")
+            + ". Tables: <a href=\"leaderboard.csv\">CSV</a> · <a href=\"leaderboard.md\">Markdown"
+            "</a> · <a href=\"leaderboard.html\">HTML</a> · <a href=\"failures.csv\">failures</a>"
+            ".</p>"]
+    notes = "".join(f'<div class="note">{escape(n)}</div>' for n in report.notes)
+    ranking_meta = run.ranking_meta or {}
+    seed = meta.get("seed", ranking_meta.get("seed", run.challenge.ranking.get("seed")))
+    prov = [f"<p>Seed: <code>{escape(str(seed))}</code>; bootstrap samples: "
+            f"<code>{escape(str(ranking_meta.get('B', meta.get('bootstrap_samples', '–'))))}</code>"
+            f"; ranking scheme: <code>{escape(str(ranking_meta.get('scheme', run.challenge.ranking.get('scheme'))))}</code>.</p>",
+            "<h3>Submitted images</h3>", _images(run, order),
+            "<h3>Versions</h3>", _json_block(meta.get("versions", {})),
+            "<h3>Ranking settings</h3>", _json_block(ranking_meta) if ranking_meta else
+            "<p>ranking_meta.json not found.</p>",
+            "<h3>Commands</h3>", _json_block(meta.get("invocations", meta.get("command", []))),
+            "<h3>Challenge configuration (challenge.toml)</h3>",
+            f"<pre>{escape(run.challenge_toml or run.challenge.to_toml())}</pre>"]
+    body = "\n".join([
+        *head, notes,
+        '<h2 id="leaderboard">Leaderboard</h2>',
+        "<p>mean_rank = mean over ranking tasks (modality × metric) of the task rank; the 95 % "
+        "rank interval and P(rank 1) come from the bootstrap of the final rank; metric columns "
+        "are means per case; runtime in seconds; failed_* count cases by status.</p>",
+        *[f'<div class="scroll">{t}</div>' if t.startswith("<table") else t for t in tables_html],
+        '<h2 id="figures">Figures</h2>', _figures(report),
+        '<h2 id="failures">Failures</h2>',
+        "<p>Failed cases per algorithm: status, reason and the last line of the case log.</p>",
+        _failures(details, board),
+        '<h2 id="provenance">Configuration, images, versions</h2>', *prov,
+    ])
+    return page(f"{run.challenge.name}: results", body, CHECK_SCRIPT)

@@ -1,0 +1,284 @@
+"""Read a run folder (see docs/design.md, "Run folder") into tables for the report.
+
+Everything the report shows comes from files written by earlier stages; this module
+only reads them. Required: ``results.csv`` and ``ranking/final_ranking.csv``. Every
+other part is optional: when it is absent the matching report section is omitted
+and a note says why (``RunData.notes``).
+
+Files that hold participant-controlled text (case logs) are read with a size bound,
+never through a symlink, and only as text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from evalkit.config import Challenge, ConfigError, load_challenge
+
+RESULTS_COLUMNS = ["task", "case", "algorithm", "metric", "value"]
+FINAL_COLUMNS = ["algorithm", "consensus_score", "final_rank"]
+SCORE_COLUMNS = ["case", "modality", "dim", "dsc", "nsd", "status"]
+
+# ranking file stem -> columns it must have
+RANKING_FILES: dict[str, list[str]] = {
+    "task_ranking": ["task", "metric", "algorithm", "score", "rank", "n_cases", "n_missing"],
+    "case_ranks": ["task", "metric", "case", "algorithm", "value", "rank"],
+    "significance": ["task", "metric", "algorithm", "other", "p_holm", "significant"],
+    "bootstrap_ranks": ["scope", "task", "metric", "algorithm", "median_rank", "rank_lo",
+                        "rank_hi", "p_rank1"],
+    "bootstrap_rank_frequencies": ["scope", "task", "metric", "algorithm", "rank", "frequency"],
+    "kendall_tau": ["task", "metric", "sample", "tau"],
+    "kendall_tau_summary": ["task", "metric", "mean", "median", "q25", "q75"],
+}
+
+MAX_TABLE_BYTES = 2_000_000_000   # a results table larger than this is not a run of ours
+MAX_JSON_BYTES = 50_000_000
+LOG_TAIL_BYTES = 65_536           # bytes read from the end of a participant log
+
+
+class ReportInputError(ValueError):
+    """A run folder the report cannot be built from; the message names file and column."""
+
+
+@dataclass
+class RunData:
+    """The tables of one run, as read from disk.
+
+    ``results`` is the long table (``task, case, algorithm, metric, value``) with an
+    added ``dim`` column (2 or 3). ``scores`` concatenates every
+    ``scores/<sub>/cases.csv`` with an ``algorithm`` column (empty frame if none).
+    Optional ranking tables are ``None`` when their file is absent.
+    """
+
+    run_dir: Path
+    challenge: Challenge
+    results: pd.DataFrame
+    final_ranking: pd.DataFrame
+    cases: pd.DataFrame | None = None
+    scores: pd.DataFrame = field(default_factory=pd.DataFrame)
+    ranking: dict[str, pd.DataFrame | None] = field(default_factory=dict)
+    ranking_meta: dict[str, Any] | None = None
+    journals: dict[str, pd.DataFrame] = field(default_factory=dict)
+    images: dict[str, dict[str, Any]] = field(default_factory=dict)
+    challenge_toml: str | None = None
+    run_meta: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def algorithms(self) -> list[str]:
+        """Algorithms in final-rank order (ties keep the file order)."""
+        return list(self.final_ranking.sort_values("final_rank", kind="stable")["algorithm"])
+
+    @property
+    def modalities(self) -> list[str]:
+        """Tasks of the results table, in the challenge's modality order, extras sorted."""
+        present = set(self.results["task"].astype(str))
+        ordered = [m for m in self.challenge.modalities if m in present]
+        return ordered + sorted(present - set(ordered))
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        return self.ranking.get(name)
+
+
+def _regular_file(path: Path) -> bool:
+    """True for a regular file that is not a symlink (lstat, never follows links)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode)
+
+
+def _read_csv(path: Path, columns: list[str], *, required: bool) -> pd.DataFrame | None:
+    if not _regular_file(path):
+        if required:
+            raise ReportInputError(f"{path}: required table missing (or not a regular file).")
+        return None
+    size = path.stat().st_size
+    if size > MAX_TABLE_BYTES:
+        raise ReportInputError(f"{path}: {size} bytes, more than the {MAX_TABLE_BYTES} allowed.")
+    try:
+        df = pd.read_csv(path, keep_default_na=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ReportInputError(f"{path}: not a readable CSV table: {exc}") from None
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ReportInputError(
+            f"{path}: missing column(s) {missing}; expected at least {columns}, "
+            f"found {list(df.columns)}."
+        )
+    return df
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    if not _regular_file(path) or path.stat().st_size > MAX_JSON_BYTES:
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def read_journal(path: Path) -> pd.DataFrame | None:
+    """Read a runner journal (JSON lines); malformed lines are skipped.
+
+    Returns one row per case (the last line for a case wins: retries append), or
+    ``None`` when the file is absent.
+    """
+    if not _regular_file(path) or path.stat().st_size > MAX_TABLE_BYTES:
+        return None
+    rows = []
+    with path.open("r", encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(obj, dict) and "case" in obj:
+                rows.append(obj)
+    if not rows:
+        return pd.DataFrame(columns=["case", "status", "reason"])
+    df = pd.DataFrame(rows)
+    return df.drop_duplicates("case", keep="last").reset_index(drop=True)
+
+
+def last_log_line(path: Path, *, max_bytes: int = LOG_TAIL_BYTES, max_chars: int = 300) -> str:
+    """Last non-empty line of a participant log, or ``""``.
+
+    Reads at most ``max_bytes`` from the end, never through a symlink, decodes with
+    replacement and cuts the line to ``max_chars`` characters (the log is hostile).
+    """
+    if not _regular_file(path):
+        return ""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return ""
+    with os.fdopen(fd, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        fh.seek(max(0, size - max_bytes))
+        tail = fh.read(max_bytes)
+    for line in reversed(tail.decode("utf-8", errors="replace").splitlines()):
+        line = "".join(ch for ch in line.strip() if ch.isprintable())
+        if line:
+            return line[:max_chars] + ("…" if len(line) > max_chars else "")
+    return ""
+
+
+def _case_dims(results: pd.DataFrame, cases: pd.DataFrame | None,
+               scores: pd.DataFrame) -> pd.Series:
+    """case -> dim, from the pinned case list, else the scores, else the name prefix."""
+    dims: dict[str, int] = {}
+    for table in (scores, cases):
+        if table is not None and not table.empty and {"case", "dim"} <= set(table.columns):
+            dims.update({str(c): int(d) for c, d in zip(table["case"], table["dim"])
+                         if pd.notna(d)})
+    names = results["case"].astype(str)
+    return names.map(lambda n: dims.get(n, 3 if n.startswith("3D") else 2)).astype(int)
+
+
+def load_run(run_dir: str | Path) -> RunData:
+    """Read every table of a run folder that the report uses.
+
+    Raises :class:`ReportInputError` when ``results.csv`` or
+    ``ranking/final_ranking.csv`` is missing or lacks its columns; optional parts
+    that are missing become notes.
+    """
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise ReportInputError(f"{run}: run folder not found.")
+    notes: list[str] = []
+
+    toml_path = run / "challenge.toml"
+    challenge_toml = None
+    try:
+        if _regular_file(toml_path):
+            challenge = load_challenge(toml_path)
+            challenge_toml = toml_path.read_text(encoding="utf-8", errors="replace")
+        else:
+            challenge = load_challenge()
+            notes.append("challenge.toml not found in the run folder: bundled cvpr24 defaults "
+                         "used for modality order and metric directions.")
+    except ConfigError as exc:
+        raise ReportInputError(str(exc)) from None
+
+    results = _read_csv(run / "results.csv", RESULTS_COLUMNS, required=True)
+    final = _read_csv(run / "ranking" / "final_ranking.csv", FINAL_COLUMNS, required=True)
+    assert results is not None and final is not None
+    results["case"] = results["case"].astype(str)
+    results["task"] = results["task"].astype(str)
+    results["algorithm"] = results["algorithm"].astype(str)
+    final["algorithm"] = final["algorithm"].astype(str)
+
+    cases = _read_csv(run / "cases.csv", ["case", "modality", "dim"], required=False)
+    if cases is None:
+        notes.append("cases.csv (pinned case list) not found: example segmentations omitted.")
+    else:
+        cases["case"] = cases["case"].astype(str)
+
+    score_frames = []
+    journals: dict[str, pd.DataFrame] = {}
+    images: dict[str, dict[str, Any]] = {}
+    scores_root = run / "scores"
+    subs_root = run / "submissions"
+    sub_names = set()
+    for root in (scores_root, subs_root):
+        if root.is_dir() and not root.is_symlink():
+            sub_names |= {p.name for p in root.iterdir() if p.is_dir() and not p.is_symlink()}
+    for sub in sorted(sub_names):
+        df = _read_csv(scores_root / sub / "cases.csv", SCORE_COLUMNS, required=False)
+        if df is not None:
+            df.insert(0, "algorithm", sub)
+            score_frames.append(df)
+        journal = read_journal(subs_root / sub / "journal.jsonl")
+        if journal is not None:
+            journals[sub] = journal
+        image = _read_json(subs_root / sub / "image.json")
+        if image is not None:
+            images[sub] = image
+    scores = pd.concat(score_frames, ignore_index=True) if score_frames else pd.DataFrame()
+    if scores.empty:
+        notes.append("No scores/<sub>/cases.csv found: failure counts come from journals only.")
+    else:
+        scores["case"] = scores["case"].astype(str)
+
+    results["dim"] = _case_dims(results, cases, scores)
+
+    ranking: dict[str, pd.DataFrame | None] = {}
+    for name, cols in RANKING_FILES.items():
+        df = _read_csv(run / "ranking" / f"{name}.csv", cols, required=False)
+        if df is not None:
+            for col in ("task", "metric", "algorithm", "other", "scope"):
+                if col in df.columns:
+                    df[col] = df[col].fillna("").astype(str)
+        ranking[name] = df
+    if ranking["bootstrap_ranks"] is None:
+        notes.append("ranking/bootstrap_ranks.csv not found: bootstrap rank intervals omitted.")
+
+    return RunData(
+        run_dir=run,
+        challenge=challenge,
+        results=results,
+        final_ranking=final,
+        cases=cases,
+        scores=scores,
+        ranking=ranking,
+        ranking_meta=_read_json(run / "ranking" / "ranking_meta.json"),
+        journals=journals,
+        images=images,
+        challenge_toml=challenge_toml,
+        run_meta=_read_json(run / "run.json"),
+        notes=notes,
+    )
