@@ -1,0 +1,251 @@
+"""Score a folder of predictions against a folder of ground truth, in parallel.
+
+Cases are the GT folder's ``*.npz`` files; the prediction of case ``X`` is
+``<pred_dir>/X.npz``. Cases are scored in worker processes, largest GT file
+first, with a progress bar on stderr. One bad case never stops the run: every
+case ends with a status (see :mod:`evalkit.metrics.scoring`); a worker process
+that dies takes only its own case (``harness_error``), the others are retried.
+
+Output tables (columns as docs/design.md "Scores"), sorted by case (and label):
+``cases`` (:data:`CASE_COLUMNS`) and ``instances`` (:data:`INSTANCE_TABLE_COLUMNS`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import stat
+import sys
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm import tqdm
+
+from evalkit.metrics.case import CASE_COLUMNS, INSTANCE_TABLE_COLUMNS
+from evalkit.metrics.scoring import CaseResult, score_case
+from evalkit.metrics.settings import MetricSettings
+
+
+def read_statuses(path: str | Path) -> dict[str, tuple[str, str]]:
+    """Runner statuses from a journal (``journal.jsonl``): ``case -> (status, reason)``.
+
+    The last record of a case wins (later attempts). Blank lines are skipped; a
+    line that is not a JSON object with ``case`` and ``status`` raises
+    ``ValueError`` naming the file and line, except a truncated last line (a
+    runner killed mid-write), which is ignored.
+    """
+    path = Path(path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    out: dict[str, tuple[str, str]] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            case, status = rec["case"], rec["status"]
+            if not isinstance(case, str) or not isinstance(status, str):
+                raise TypeError("case and status must be strings")
+        except (ValueError, KeyError, TypeError) as exc:
+            if number == len(lines):
+                continue
+            raise ValueError(
+                f"{path}: line {number}: expected a JSON object with string 'case' and "
+                f"'status', found {line[:80]!r} ({exc})"
+            ) from None
+        out[case] = (status, str(rec.get("reason") or ""))
+    return out
+
+
+def _size(path: Path) -> int:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return 0
+    return st.st_size if stat.S_ISREG(st.st_mode) else 0
+
+
+def _jobs(gt_dir: Path, pred_dir: Path | None, statuses: Mapping[str, tuple[str, str]]):
+    gt_files = sorted(p for p in gt_dir.iterdir() if p.name.endswith(".npz"))
+    jobs = []
+    for gt_path in gt_files:
+        case = gt_path.name[: -len(".npz")]
+        pred_path = None if pred_dir is None else pred_dir / gt_path.name
+        status, reason = statuses.get(case, (None, None))
+        weight = _size(gt_path) + (0 if pred_path is None else _size(pred_path))
+        jobs.append((weight, case, gt_path, pred_path, status, reason))
+    jobs.sort(key=lambda j: (-j[0], j[1]))  # largest first, ties by name
+    return jobs
+
+
+def score_folder(
+    gt_dir: str | Path,
+    pred_dir: str | Path | None,
+    settings: MetricSettings,
+    *,
+    limits: Mapping[str, Any] | None = None,
+    aliases: Mapping[str, str] | None = None,
+    statuses: Mapping[str, tuple[str, str]] | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score every GT case of ``gt_dir`` against ``pred_dir``; returns ``(cases, instances)``.
+
+    ``settings``: see :func:`evalkit.metrics.settings_from_challenge`; ``limits``
+    and ``aliases``: the challenge's ``contract`` section and modality aliases;
+    ``statuses``: runner statuses (:func:`read_statuses`); ``workers``: processes
+    (default ``settings.workers``; 1 = in this process). Raises
+    ``FileNotFoundError`` if ``gt_dir`` is not a folder; never for a bad case.
+    """
+    gt_dir = Path(gt_dir)
+    if not gt_dir.is_dir():
+        raise FileNotFoundError(f"{gt_dir}: ground-truth folder not found")
+    pred_dir = None if pred_dir is None else Path(pred_dir)
+    jobs = _jobs(gt_dir, pred_dir, statuses or {})
+    workers = max(1, min(int(workers or settings.workers), len(jobs) or 1))
+    kwargs = {"limits": dict(limits) if limits else None,
+              "aliases": dict(aliases) if aliases is not None else None}
+    results: dict[str, CaseResult] = {}
+    bar = tqdm(total=len(jobs), desc="score", unit="case", file=sys.stderr, disable=not progress)
+    try:
+        if workers == 1:
+            for _, case, gt_path, pred_path, status, reason in jobs:
+                results[case] = score_case(case, gt_path, pred_path, settings, runner_status=status,
+                                           runner_reason=reason, **kwargs)
+                bar.update()
+        else:
+            pending = _run_pool(jobs, settings, kwargs, workers, results, bar)
+            # A dead worker broke the pool: retry the unfinished cases one process each,
+            # so only the case that kills its process is lost.
+            for job in pending:
+                _run_pool([job], settings, kwargs, 1, results, bar, lost_ok=True)
+    finally:
+        bar.close()
+    return _tables([results[j[1]] for j in sorted(jobs, key=lambda j: j[1])])
+
+
+def _run_pool(jobs, settings, kwargs, workers, results, bar, lost_ok=False) -> list:
+    """Run ``jobs`` in a pool; returns the jobs left unfinished if the pool broke."""
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {
+            pool.submit(score_case, case, gt_path, pred_path, settings, runner_status=status,
+                        runner_reason=reason, **kwargs): (case, gt_path, pred_path, status, reason)
+            for _, case, gt_path, pred_path, status, reason in jobs
+        }
+        try:
+            for fut in as_completed(futures):
+                case = futures[fut][0]
+                results[case] = fut.result()
+                bar.update()
+        except BrokenProcessPool:
+            left = [(0, *futures[f]) for f in futures if futures[f][0] not in results]
+            if not lost_ok:
+                return left
+            for _, case, gt_path, *_rest in left:
+                results[case] = _died(case, gt_path, kwargs)
+                bar.update()
+    return []
+
+
+def _died(case: str, gt_path: Path, kwargs) -> CaseResult:
+    from evalkit.metrics.scoring import _empty_instances, _nan_values, _result
+
+    dim = 3 if case.startswith("3D") else 2
+    modality = ""
+    try:
+        from evalkit.contract import parse_case_name
+
+        modality, dim = parse_case_name(case, kwargs.get("aliases"))
+    except Exception:  # noqa: BLE001
+        pass
+    return _result(case, modality, dim, _nan_values(), "harness_error",
+                   "the scoring process died (out of memory or killed)", _empty_instances())
+
+
+def _tables(results: list[CaseResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    cases = pd.DataFrame([r.row for r in results], columns=CASE_COLUMNS)
+    cases = cases.astype({"case": "object", "modality": "object", "dim": "int64",
+                          "n_instances": "int64", "dsc": "float64", "nsd": "float64",
+                          "dsc_unrounded": "float64", "nsd_unrounded": "float64",
+                          "status": "object", "reason": "object"})
+    parts = [r.instances for r in results if len(r.instances)]
+    if parts:
+        inst = pd.concat(parts, ignore_index=True)[INSTANCE_TABLE_COLUMNS]
+    else:
+        inst = pd.DataFrame({c: pd.Series(dtype="float64" if c in ("dsc", "nsd") else
+                                          ("object" if c in ("case", "modality") else "int64"))
+                             for c in INSTANCE_TABLE_COLUMNS})
+    inst = inst.astype({"dim": "int64", "label": "int64", "gt_voxels": "int64",
+                        "pred_voxels": "int64", "dsc": "float64", "nsd": "float64"})
+    return cases.reset_index(drop=True), inst.reset_index(drop=True)
+
+
+def output_paths(out: str | Path) -> dict[str, Path]:
+    """Where :func:`write_scores` writes, given the cases CSV path ``out``.
+
+    Instances go beside it: ``instances.csv`` when ``out`` is named ``cases.csv``
+    (the run-folder layout of docs/design.md), else ``<stem>_instances.csv``.
+    Parquet copies use the same stems; ``<stem>_meta.json`` records settings,
+    configuration and versions.
+    """
+    out = Path(out)
+    stem = out.stem
+    inst_stem = "instances" if stem == "cases" else f"{stem}_instances"
+    return {
+        "cases": out,
+        "instances": out.with_name(f"{inst_stem}.csv"),
+        "cases_parquet": out.with_name(f"{stem}.parquet"),
+        "instances_parquet": out.with_name(f"{inst_stem}.parquet"),
+        "meta": out.with_name(f"{stem}_meta.json"),
+    }
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and of the packages that decide the numbers."""
+    out = {"python": platform.python_version()}
+    for pkg in ("evalkit", "numpy", "scipy", "pandas", "surface-distance"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "unknown"
+    return out
+
+
+def write_scores(
+    cases: pd.DataFrame,
+    instances: pd.DataFrame,
+    out: str | Path,
+    *,
+    settings: MetricSettings,
+    challenge_toml: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    parquet: bool = True,
+) -> dict[str, Path]:
+    """Write the cases and instances tables (CSV, Parquet) and a meta JSON; returns the paths."""
+    paths = output_paths(out)
+    paths["cases"].parent.mkdir(parents=True, exist_ok=True)
+    cases.to_csv(paths["cases"], index=False)
+    instances.to_csv(paths["instances"], index=False)
+    if parquet:
+        cases.to_parquet(paths["cases_parquet"], index=False)
+        instances.to_parquet(paths["instances_parquet"], index=False)
+    else:
+        paths.pop("cases_parquet")
+        paths.pop("instances_parquet")
+    meta = {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "settings": settings.as_dict(),
+        "versions": versions(),
+        "n_cases": int(len(cases)),
+        "status_counts": {str(k): int(v) for k, v in cases["status"].value_counts().items()},
+        "challenge_toml": challenge_toml,
+        **dict(extra or {}),
+    }
+    paths["meta"].write_text(json.dumps(meta, indent=2, default=str) + "\n")
+    return paths

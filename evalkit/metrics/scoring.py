@@ -1,0 +1,164 @@
+"""Score one case from files: GT file + prediction file (or a runner status).
+
+Never raises for a bad case: every outcome is a :class:`CaseResult` with a
+status and a one-line reason.
+
+Statuses
+--------
+``ok``
+    Prediction loaded and scored.
+runner statuses (``nonzero_exit``, ``oom``, ``timeout``, ``missing_output``, ...)
+    The runner said the case produced no usable output: scored as an empty
+    prediction, case DSC 0 and NSD 0 (contract.md), the runner's reason kept.
+``missing_output``
+    No prediction file: DSC 0 / NSD 0.
+``invalid_output``
+    The prediction file is unreadable, pickled, a symlink, oversized, a zip
+    bomb, of the wrong shape or dtype, or holds labels above ``max_label``
+    (strict mode): DSC 0 / NSD 0, the contract's reason code and message kept.
+``gt_error``
+    The ground truth itself is unusable (organiser's problem): DSC/NSD NaN.
+``harness_error``
+    Scoring failed unexpectedly (a bug, out of memory): DSC/NSD NaN.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit.contract import ContractError, load_gt, load_prediction, parse_case_name
+from evalkit.metrics.case import (
+    CASE_COLUMNS,
+    INSTANCE_TABLE_COLUMNS,
+    score_arrays,
+    score_missing,
+)
+from evalkit.metrics.settings import MetricSettings
+
+OK = "ok"
+
+
+@dataclass
+class CaseResult:
+    """One scored case: ``row`` (a dict with :data:`CASE_COLUMNS`) and its instance rows."""
+
+    row: dict[str, Any]
+    instances: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=INSTANCE_TABLE_COLUMNS))
+
+
+def _one_line(text: str, limit: int = 500) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _as_unsigned(a: np.ndarray) -> np.ndarray:
+    """A validated non-negative signed label map viewed as unsigned (same bits, no copy)."""
+    if a.dtype.kind == "i":
+        return a.view(a.dtype.newbyteorder("=").str.replace("i", "u"))
+    return a
+
+
+def _result(case, modality, dim, values, status, reason, inst) -> CaseResult:
+    row = {"case": case, "modality": modality, "dim": dim, **values, "status": status,
+           "reason": _one_line(reason)}
+    inst = inst.copy()
+    inst.insert(0, "dim", dim)
+    inst.insert(0, "modality", modality)
+    inst.insert(0, "case", case)
+    return CaseResult({k: row[k] for k in CASE_COLUMNS}, inst[INSTANCE_TABLE_COLUMNS])
+
+
+def _nan_values() -> dict[str, Any]:
+    return {"n_instances": 0, "dsc": math.nan, "nsd": math.nan,
+            "dsc_unrounded": math.nan, "nsd_unrounded": math.nan}
+
+
+def score_case(
+    case: str,
+    gt_path: str | Path,
+    pred_path: str | Path | None,
+    settings: MetricSettings,
+    *,
+    limits: dict[str, Any] | None = None,
+    aliases: dict[str, str] | None = None,
+    runner_status: str | None = None,
+    runner_reason: str | None = None,
+) -> CaseResult:
+    """Score one case from its GT file and prediction file.
+
+    ``case``: case name (file stem; modality and dim come from it via
+    :func:`evalkit.contract.parse_case_name` with ``aliases``). ``pred_path``:
+    the participant's ``.npz`` (``None``: no output). ``limits``: the
+    challenge's ``[contract]`` section. ``runner_status``: the runner's status
+    for the case; anything other than ``ok`` scores DSC 0 / NSD 0 without
+    reading the prediction. Never raises (see the module docstring).
+    """
+    dim = 3 if case.startswith("3D") else 2
+    modality = ""
+    try:
+        modality, dim = parse_case_name(case, aliases)
+    except ContractError as exc:
+        return _result(case, modality, dim, _nan_values(), "gt_error", exc.as_status(),
+                       _empty_instances())
+    try:
+        gt = load_gt(gt_path, dim, None, limits, case=case)
+    except ContractError as exc:
+        return _result(case, modality, dim, _nan_values(), "gt_error", exc.as_status(),
+                       _empty_instances())
+    except Exception as exc:  # noqa: BLE001 - a bad case must not stop the run
+        return _result(case, modality, dim, _nan_values(), "harness_error",
+                       f"loading GT: {type(exc).__name__}: {exc}", _empty_instances())
+    gts = _as_unsigned(gt.gts)
+    spacing = None if gt.spacing is None else tuple(float(s) for s in gt.spacing)
+    try:
+        if runner_status is not None and runner_status != OK:
+            values, inst = score_missing(gts, settings)
+            reason = runner_reason or f"runner status {runner_status}"
+            return _result(case, modality, dim, values, runner_status, reason, inst)
+        if pred_path is None:
+            values, inst = score_missing(gts, settings)
+            return _result(case, modality, dim, values, "missing_output",
+                           "missing_file: no prediction file", inst)
+        try:
+            pred = load_prediction(pred_path, gts.shape, limits, case=case)
+            _check_label_range(pred, settings, case, pred_path)
+        except ContractError as exc:
+            values, inst = score_missing(gts, settings)
+            status = "missing_output" if exc.reason == "missing_file" else "invalid_output"
+            return _result(case, modality, dim, values, status, exc.as_status(), inst)
+        values, inst = score_arrays(gts, pred, spacing=spacing, dim=dim, settings=settings)
+        return _result(case, modality, dim, values, OK, "", inst)
+    except Exception as exc:  # noqa: BLE001 - a bad case must not stop the run
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = f" at {Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else ""
+        return _result(case, modality, dim, _nan_values(), "harness_error",
+                       f"scoring: {type(exc).__name__}: {exc}{where}", _empty_instances())
+
+
+def _check_label_range(pred: np.ndarray, settings: MetricSettings, case: str, path) -> None:
+    """Strict mode scores every prediction label: bound them (a hostile file could hold 2**63)."""
+    if settings.labels_from_gt_max or pred.size == 0:
+        return
+    top = int(pred.max())
+    if top > settings.max_label:
+        raise ContractError(
+            "bad_values", case=case, file=path, key="segs",
+            expected=f"labels 0..{settings.max_label} (contract.max_instances)",
+            found=f"largest label {top}",
+            fix="label i must be the instance prompted by box i, 0 the background",
+        )
+
+
+def _empty_instances() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"label": pd.Series(dtype="int64"), "dsc": pd.Series(dtype="float64"),
+         "nsd": pd.Series(dtype="float64"), "gt_voxels": pd.Series(dtype="int64"),
+         "pred_voxels": pd.Series(dtype="int64")}
+    )
