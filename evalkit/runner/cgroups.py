@@ -114,8 +114,11 @@ def _enable_v2_controllers(root: Path, path: Path) -> None:
     chain = [root] + [root / Path(*path.relative_to(root).parts[: i + 1])
                       for i in range(len(path.relative_to(root).parts))]
     for p in chain:
-        avail = set((p / "cgroup.controllers").read_text().split()) if p != root else None
-        want = [c for c in ("cpu", "memory", "pids") if avail is None or c in avail]
+        try:
+            avail = set((p / "cgroup.controllers").read_text().split())
+        except OSError:
+            continue
+        want = [c for c in ("cpu", "memory", "pids") if c in avail]
         try:
             (p / "cgroup.subtree_control").write_text(" ".join("+" + c for c in want))
         except OSError:
