@@ -1,0 +1,222 @@
+"""``evaluate``: run every submission on every case, score, rank all, write the report.
+
+The run folder (:mod:`evalkit.workflows.runfolder`) makes it resumable: the runner
+skips cases already in a submission's journal, scoring is cheap and redone from the
+collected outputs, and ranking/report are rebuilt from all submissions in the run.
+Adding a submission to a finished run therefore only runs the new one.
+
+Scoring overlaps the runner: each finished case is handed to a low-priority scoring
+process while the next container runs (niceness 19, so the participant container
+keeps the CPUs it is timed on; the report states when timings are marked degraded).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from evalkit.config import Challenge
+from evalkit.contract import discover_cases
+from evalkit.metrics.folder import write_scores
+from evalkit.metrics.scoring import score_case
+from evalkit.metrics.settings import settings_from_challenge
+from evalkit.ranking import rank_results, write_ranking
+from evalkit.ranking.table import RankingInputError
+from evalkit.report import build_report
+from evalkit.runner import ImageRecord, intake, latest_by_case, read_journal, run_submission
+from evalkit.workflows.runfolder import RunFolder, RunFolderError, open_run
+
+RUNTIME_METRIC = "RunningTime"
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A submission as given on the command line: ``[NAME=]TARBALL_OR_REFERENCE``."""
+
+    source: str
+    name: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Submission:
+        name, sep, source = text.partition("=")
+        if sep and name and "/" not in name and ":" not in name:
+            return cls(source=source, name=name)
+        return cls(source=text)
+
+
+def case_table(cases_dir: Path, challenge: Challenge) -> pd.DataFrame:
+    """The case list of a case folder (``imgs/`` + ``gts/``, or inputs only).
+
+    Columns ``case, modality, dim, input_path, gt_path`` (absolute paths; ``gt_path``
+    empty when there is no ground truth).
+    """
+    cases_dir = Path(cases_dir)
+    imgs = cases_dir / "imgs" if (cases_dir / "imgs").is_dir() else cases_dir
+    gts = cases_dir / "gts" if (cases_dir / "gts").is_dir() else None
+    cases = discover_cases(imgs, gts, challenge=challenge)
+    return pd.DataFrame(
+        {
+            "case": [c.name for c in cases],
+            "modality": [c.modality for c in cases],
+            "dim": [c.dim for c in cases],
+            "input_path": [str(Path(c.input_path).resolve()) for c in cases],
+            "gt_path": [str(Path(c.gt_path).resolve()) if c.gt_path else "" for c in cases],
+        }
+    )
+
+
+def _nice() -> None:
+    try:
+        os.nice(19)
+    except OSError:
+        pass
+
+
+class OverlappedScorer:
+    """Scores cases in a background process pool as the runner finishes them."""
+
+    def __init__(self, challenge: Challenge, cases: pd.DataFrame, workers: int = 1):
+        self.settings = settings_from_challenge(challenge)
+        self.limits = dict(challenge.contract)
+        self.aliases = challenge.modality_aliases
+        self.gt = dict(zip(cases["case"], cases["gt_path"]))
+        self.pool = ProcessPoolExecutor(max_workers=workers, initializer=_nice)
+        self.futures: dict[str, Future] = {}
+
+    def submit(self, sub_dir: Path, case: str, status: str, reason: str, output: str | None) -> None:
+        pred = sub_dir / output if output else None
+        self.futures[case] = self.pool.submit(
+            score_case, case, self.gt[case], pred, self.settings, limits=self.limits,
+            aliases=self.aliases, runner_status=status, runner_reason=reason,
+        )
+
+    def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        results = [self.futures[c].result() for c in sorted(self.futures)]
+        cases = pd.DataFrame([r.row for r in results])
+        parts = [r.instances for r in results if len(r.instances)]
+        instances = pd.concat(parts, ignore_index=True) if parts else results[0].instances.iloc[0:0]
+        return cases, instances
+
+    def close(self) -> None:
+        self.pool.shutdown(cancel_futures=True)
+
+
+def evaluate_submission(run: RunFolder, image: ImageRecord, name: str, cases: pd.DataFrame,
+                        challenge: Challenge, client, progress: bool = True) -> pd.DataFrame:
+    """Run one submission (resuming its journal), score it, write ``scores/<name>/``.
+
+    Returns the cases score table.
+    """
+    sub_dir = run.submission_dir(name)
+    scorer = OverlappedScorer(challenge, cases, workers=1)
+    try:
+        def on_done(rec) -> None:
+            scorer.submit(sub_dir, rec.case, rec.status, rec.reason, rec.output)
+
+        records = run_submission(image, [Path(p) for p in cases["input_path"]], run.root, challenge,
+                                 name=name, on_case_done=on_done, client=client, progress=progress)
+        for rec in records:  # cases finished in an earlier invocation (resume)
+            if rec.case not in scorer.futures:
+                on_done(rec)
+        score_cases, instances = scorer.tables()
+    finally:
+        scorer.close()
+    write_scores(score_cases, instances, run.scores_dir(name) / "cases.csv",
+                 settings=scorer.settings, challenge_toml=challenge.to_toml(),
+                 extra={"submission": name, "image_id": image.image_id})
+    return score_cases
+
+
+def results_table(run: RunFolder) -> pd.DataFrame:
+    """The long table ranked (``task, case, algorithm, metric, value``) from all submissions.
+
+    DSC and NSD are the scored case values (official rounding applied by the metrics
+    stage); RunningTime is the runner's official wall clock in seconds (missing when
+    the harness itself failed, which ranks worst).
+    """
+    rows = []
+    for name in run.submissions():
+        scores_csv = run.scores_dir(name) / "cases.csv"
+        if not scores_csv.is_file():
+            continue
+        scores = pd.read_csv(scores_csv)
+        journal = latest_by_case(read_journal(run.submission_dir(name) / "journal.jsonl"))
+        for row in scores.itertuples(index=False):
+            rec = journal.get(row.case)
+            wall = rec.wall_s if rec is not None else None
+            for metric, value in (("DSC", row.dsc), ("NSD", row.nsd), (RUNTIME_METRIC, wall)):
+                rows.append((row.modality, row.case, name, metric,
+                             float("nan") if value is None else float(value)))
+    return pd.DataFrame(rows, columns=["task", "case", "algorithm", "metric", "value"])
+
+
+@dataclass
+class EvaluateOutcome:
+    run: RunFolder
+    leaderboard: pd.DataFrame | None
+    notes: list[str]
+
+
+def evaluate(submissions: list[Submission], cases_dir: Path, run_dir: Path, challenge: Challenge,
+             *, client=None, progress: bool = True, command: list[str] | None = None) -> EvaluateOutcome:
+    """Evaluate ``submissions`` on ``cases_dir`` into ``run_dir``; resumable, additive.
+
+    Raises :class:`RunFolderError` when ``run_dir`` holds a run made with another
+    configuration or case set, or when a submission name is reused for another image.
+    """
+    from evalkit.runner import ensure_engine
+
+    cases = case_table(cases_dir, challenge)
+    if (cases["gt_path"] == "").any():
+        missing = cases.loc[cases["gt_path"] == "", "case"].tolist()[:5]
+        raise RunFolderError(f"{cases_dir}: no ground truth for {missing}: evaluate needs gts/.")
+    run = open_run(run_dir, challenge, cases, command or sys.argv)
+    client = client or ensure_engine()
+    notes: list[str] = []
+    for sub in submissions:
+        image = intake(sub.source, client, name=sub.name)
+        name = sub.name or image.name
+        _check_same_image(run, name, image)
+        print(f"[evalkit] {name}: image {image.image_id[:19]} ({image.reference})", file=sys.stderr)
+        evaluate_submission(run, image, name, cases, challenge, client, progress=progress)
+    return rank_and_report(run, challenge, notes)
+
+
+def rank_and_report(run: RunFolder, challenge: Challenge, notes: list[str] | None = None) -> EvaluateOutcome:
+    """(Re)build results.csv, the ranking and the report from every submission of the run."""
+    notes = list(notes or [])
+    results = results_table(run)
+    results.to_csv(run.results_path, index=False)
+    board = None
+    if results["algorithm"].nunique() < 2:
+        notes.append("ranking skipped: it needs at least two submissions in the run")
+    else:
+        try:
+            ranking = rank_results(results, challenge.ranking)
+        except RankingInputError as exc:
+            notes.append(f"ranking skipped: {exc}")
+        else:
+            write_ranking(ranking, run.ranking_dir)
+            board = ranking.final_ranking
+    if board is None:
+        notes.append("report skipped: it is built from a ranking")
+    else:
+        notes += list(build_report(run.root, run.report_dir).notes)
+    return EvaluateOutcome(run, board, notes)
+
+
+def _check_same_image(run: RunFolder, name: str, image: ImageRecord) -> None:
+    record = run.submission_dir(name) / "image.json"
+    if record.is_file():
+        old = json.loads(record.read_text())
+        if old.get("image_id") != image.image_id:
+            raise RunFolderError(
+                f"{record}: submission '{name}' was evaluated with image {old.get('image_id')}, "
+                f"now {image.image_id}. Give the new image another name (NAME=IMAGE) or use a new run."
+            )
