@@ -122,7 +122,8 @@ def run_case(
 ) -> CaseRecord:
     """Run ``job`` in a fresh container of ``image_id`` and return its record.
 
-    Writes ``sub_dir/logs/<case>.log`` and, when valid, ``sub_dir/outputs/<case>.npz``
+    The deadline (``limits.timeout_s``) runs from just before ``create``, like
+    ``wall_s``. Writes ``sub_dir/logs/<case>.log`` and, when valid, ``sub_dir/outputs/<case>.npz``
     (a rejected but collectable file goes to ``sub_dir/rejected/``). Uses and
     removes ``sub_dir/work/<case-token>/``. Times: seconds; memory: bytes.
     """

@@ -100,6 +100,7 @@ def run_submission(
     ``journal.jsonl``, ``outputs/``, ``logs/``). Resumes: cases already in the
     journal with a status other than ``harness_error`` are skipped (and their
     records returned); ``harness_error`` cases are retried with ``attempt`` + 1.
+    A journal written for another image ID raises ``ValueError`` (no mixing).
     ``on_case_done`` is called in the calling process after each newly run case
     (from a worker thread when ``parallel_cases`` > 1).
     """
@@ -122,6 +123,11 @@ def run_submission(
     jobs = as_jobs(cases)
     journal_path = sub_dir / "journal.jsonl"
     done = latest_by_case(read_journal(journal_path))
+    others = sorted({r.image_id for r in done.values()} - {image.image_id})
+    if others:
+        raise ValueError(
+            f"{journal_path}: holds results of image {others[0]}, not {image.image_id}; "
+            "use another submission name or run folder instead of mixing two images")
     results: dict[str, CaseRecord] = {}
     todo: list[tuple[CaseJob, int]] = []
     for job in jobs:

@@ -196,3 +196,37 @@ def test_resume_skips_finished_cases(docker_client, test_images, tmp_path):
     assert again[:2] == first
     journal = read_journal(sub / "journal.jsonl")
     assert sorted(r.case for r in journal) == sorted(p.name[:-4] for p in cases)
+
+
+def test_log_is_bounded(docker_client, test_images, case2d, tmp_path):
+    records, sub = run_image(docker_client, test_images["nonzero"], [case2d], tmp_path / "run",
+                             log_tail_bytes=32)
+    log = (sub / "logs" / "2DBox_CT_0001.log").read_bytes()
+    head, _, tail = log.partition(b"\n")
+    assert b"cut to its last 32 bytes" in head and len(tail) <= 32
+    assert records[0].reason == "RuntimeError: model weights /app/weights.bin not found"
+
+
+def test_bad_input_is_a_harness_error_and_the_run_goes_on(docker_client, test_images, tmp_path):
+    good = write_2d(tmp_path / "2DBox_CT_0002.npz")
+    bad = tmp_path / "2DBox_CT_0001.npz"
+    np.savez(bad, imgs=np.zeros((8, 8, 3), np.uint8), boxes=np.array([[0, 0, 50, 50]]))
+    records, _ = run_image(docker_client, test_images["ok"], [bad, good], tmp_path / "run")
+    assert [r.status for r in records] == ["harness_error", "ok"]
+    assert "2DBox_CT_0001" in records[0].reason and "boxes" in records[0].reason
+    # a rerun retries the harness error (attempt 2) and keeps the finished case
+    again, sub = run_image(docker_client, test_images["ok"], [bad, good], tmp_path / "run")
+    assert again[0].attempt == 2 and again[1] == records[1]
+    assert [r.case for r in read_journal(sub / "journal.jsonl")] == [
+        "2DBox_CT_0001", "2DBox_CT_0002", "2DBox_CT_0001"]
+    with pytest.raises(ValueError, match="holds results of image"):
+        run_image(docker_client, test_images["nothing"], [good], tmp_path / "run")
+
+
+def test_parallel_cases_mark_timings_degraded(docker_client, test_images, tmp_path):
+    cases = [write_2d(tmp_path / f"2DBox_CT_{i:04d}.npz", seed=i) for i in range(3)]
+    records, sub = run_image(docker_client, test_images["ok"], cases, tmp_path / "run",
+                             parallel_cases=2)
+    assert [r.status for r in records] == ["ok"] * 3
+    assert all(r.degraded_timing for r in records)
+    assert len(read_journal(sub / "journal.jsonl")) == 3
