@@ -1,0 +1,137 @@
+"""``check``: a participant's self-check of their image before they submit.
+
+Runs the image under the challenge's official limits on sample cases (the demo set
+by default), validates every output against the contract, scores it, and turns
+each failure into a verdict a participant can act on: what went wrong, on which
+case, and what to change.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from evalkit.config import Challenge
+from evalkit.runner import CaseRecord, ImageRecord, intake, run_submission
+from evalkit.workflows.evaluate import OverlappedScorer, case_table
+
+# status -> (what it means, how to fix it). {case}, {reason}, {limit} are filled in.
+ADVICE: dict[str, tuple[str, str]] = {
+    "timeout": (
+        "case {case} ran past the {limit} s deadline and was killed",
+        "make inference faster (export to OpenVINO/ONNX, cache per-slice embeddings, "
+        "use all CPUs the container gets) or check that predict.sh does not wait for input",
+    ),
+    "oom": (
+        "case {case} went over the {limit} memory limit (no swap) and was killed",
+        "lower peak memory: process 3D volumes slice by slice, free intermediate arrays, "
+        "avoid loading every model at once",
+    ),
+    "nonzero_exit": (
+        "predict.sh failed on case {case}: {reason}",
+        "run the image locally on this case and read the full log; the last stderr line is shown",
+    ),
+    "missing_output": (
+        "no output for case {case} ({reason})",
+        "write /workspace/outputs/<same name as the input>.npz with key 'segs' for every "
+        "input in /workspace/inputs",
+    ),
+    "invalid_output": (
+        "the output of case {case} breaks the contract: {reason}",
+        "write 'segs' as a uint16 (or uint8) label map with the input's spatial shape, "
+        "label i for box i, with np.savez_compressed (no pickled objects)",
+    ),
+    "harness_error": (
+        "evalkit could not run case {case}: {reason}",
+        "this is on the evaluation side, not your image; rerun the check, and report it if it persists",
+    ),
+}
+
+
+@dataclass
+class CheckResult:
+    image: ImageRecord
+    table: pd.DataFrame  # case, status, wall_s, peak_memory_mb, dsc, nsd, reason
+    problems: list[str]  # one line per failing status: what happened and the fix
+    warnings: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+def default_cases_dir(seed: int = 0) -> Path:
+    """The demo set in the user's cache, generated on first use (deterministic)."""
+    from evalkit.demodata.generate import generate
+
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "evalkit" / f"demo-seed{seed}"
+    if not (base / "gts").is_dir():
+        generate(base, preset="demo", seed=seed)
+    return base
+
+
+def verdict_lines(records: list[CaseRecord], challenge: Challenge) -> list[str]:
+    """One line per distinct failing status (first case named, count given) with its fix."""
+    limits = {"timeout": challenge.runner["timeout_s"], "oom": challenge.runner["memory"]}
+    by_status: dict[str, list[CaseRecord]] = {}
+    for rec in records:
+        if rec.status != "ok":
+            by_status.setdefault(rec.status, []).append(rec)
+    lines = []
+    for status, recs in by_status.items():
+        what, fix = ADVICE.get(status, ("case {case}: {reason}", "see the log"))
+        first = recs[0]
+        more = f" (and {len(recs) - 1} more case(s))" if len(recs) > 1 else ""
+        text = what.format(case=first.case, reason=first.reason or "no message",
+                           limit=limits.get(status, ""))
+        lines.append(f"[{status}] {text}{more}. Fix: {fix}.")
+    return lines
+
+
+def image_warnings(image: ImageRecord) -> list[str]:
+    out = []
+    if image.user in ("", "root", "0", "0:0"):
+        out.append("the image runs as root; the evaluation runs it with all capabilities dropped, "
+                   "but a non-root USER in the Dockerfile is safer and more portable")
+    if image.architecture not in ("amd64", "x86_64"):
+        out.append(f"the image is built for {image.architecture}; the evaluation machine is amd64")
+    return out
+
+
+def check(submission: str, cases_dir: Path, out_dir: Path, challenge: Challenge, *,
+          client=None, progress: bool = True) -> CheckResult:
+    """Run ``submission`` on ``cases_dir`` into ``out_dir`` and judge it as the evaluation would."""
+    from evalkit.runner import ensure_engine
+
+    client = client or ensure_engine()
+    cases = case_table(cases_dir, challenge)
+    image = intake(submission, client)
+    scorer = OverlappedScorer(challenge, cases) if (cases["gt_path"] != "").all() else None
+    sub_dir = out_dir / "submissions" / image.name
+    try:
+        records = run_submission(image, [Path(p) for p in cases["input_path"]], out_dir, challenge,
+                                 name=image.name, client=client, progress=progress)
+        if scorer is not None:
+            for rec in records:
+                scorer.submit(sub_dir, rec.case, rec.status, rec.reason, rec.output)
+            scores = scorer.tables()[0].set_index("case")
+        else:
+            scores = None
+    finally:
+        if scorer is not None:
+            scorer.close()
+    rows = []
+    for rec in records:
+        rows.append({
+            "case": rec.case,
+            "status": rec.status,
+            "wall_s": rec.wall_s,
+            "peak_memory_mb": None if rec.peak_memory_bytes is None else rec.peak_memory_bytes / 2**20,
+            "dsc": None if scores is None else scores.loc[rec.case, "dsc"],
+            "nsd": None if scores is None else scores.loc[rec.case, "nsd"],
+            "reason": rec.reason,
+        })
+    return CheckResult(image, pd.DataFrame(rows), verdict_lines(records, challenge), image_warnings(image))

@@ -1,0 +1,59 @@
+"""``evalkit check``: will my image pass the real evaluation?"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from evalkit.config import ConfigError, load_challenge
+from evalkit.contract import ContractError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("submission", metavar="IMAGE_OR_TARBALL",
+                        help="your image: a tarball from 'docker save' or a local image reference")
+    parser.add_argument("--cases", type=Path, default=None,
+                        help="sample cases (imgs/ and gts/); default: the demo set, generated once "
+                             "into ~/.cache/evalkit")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="keep the run folder here (outputs, logs, journal); default: a temporary folder")
+    parser.add_argument("--config", default=None, help="challenge file (TOML); default: bundled cvpr24")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def _fmt(x, spec: str) -> str:
+    return "-" if x is None or x != x else format(x, spec)
+
+
+def run(args: argparse.Namespace) -> int:
+    from evalkit.runner import EngineError, IntakeError
+    from evalkit.workflows.check import check, default_cases_dir
+
+    try:
+        challenge = load_challenge(args.config)
+        cases = args.cases or default_cases_dir()
+        with tempfile.TemporaryDirectory(prefix="evalkit-check-") as tmp:
+            out = args.out or Path(tmp)
+            result = check(args.submission, cases, out, challenge, progress=not args.no_progress)
+    except (ConfigError, ContractError, EngineError, IntakeError, FileNotFoundError) as exc:
+        print(f"evalkit check: {exc}", file=sys.stderr)
+        return 2
+    r = challenge.runner
+    print(f"image {result.image.reference} ({result.image.image_id[:19]}), "
+          f"{result.image.size_bytes / 2**20:.0f} MiB; limits: memory {r['memory']} (no swap), "
+          f"{r['cpus']} CPUs, {r['timeout_s']} s per case, no network")
+    print(f"{'case':<28} {'status':<15} {'time s':>7} {'peak MiB':>9} {'DSC':>7} {'NSD':>7}")
+    for row in result.table.itertuples(index=False):
+        print(f"{row.case:<28} {row.status:<15} {_fmt(row.wall_s, '7.2f')} "
+              f"{_fmt(row.peak_memory_mb, '9.0f')} {_fmt(row.dsc, '7.4f')} {_fmt(row.nsd, '7.4f')}")
+    for w in result.warnings:
+        print(f"warning: {w}")
+    if result.passed:
+        print(f"VERDICT: PASS - every case ran within the limits and wrote a valid output.")
+        return 0
+    print("VERDICT: FAIL - this image would lose cases in the real evaluation:")
+    for line in result.problems:
+        print(f"  {line}")
+    return 1
