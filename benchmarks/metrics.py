@@ -156,9 +156,9 @@ def _prepare(side: str) -> None:
         np.NaN = np.nan
         import surface_distance.metrics  # noqa: F401
     else:
+        import evalkit.metrics.case  # noqa: F401
         from evalkit.config import load_challenge
         from evalkit.metrics import settings_from_challenge
-        import evalkit.metrics.case  # noqa: F401
 
         _EVALKIT_SETTINGS.append(settings_from_challenge(load_challenge()))
 

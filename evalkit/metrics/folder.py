@@ -12,6 +12,7 @@ Output tables (columns as docs/design.md "Scores"), sorted by case (and label):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -20,7 +21,7 @@ import sys
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -158,12 +159,10 @@ def _died(case: str, gt_path: Path, kwargs) -> CaseResult:
 
     dim = 3 if case.startswith("3D") else 2
     modality = ""
-    try:
-        from evalkit.contract import parse_case_name
+    from evalkit.contract import parse_case_name
 
+    with contextlib.suppress(Exception):
         modality, dim = parse_case_name(case, kwargs.get("aliases"))
-    except Exception:  # noqa: BLE001
-        pass
     return _result(case, modality, dim, _nan_values(), "harness_error",
                    "the scoring process died (out of memory or killed)", _empty_instances())
 
@@ -239,10 +238,10 @@ def write_scores(
         paths.pop("cases_parquet")
         paths.pop("instances_parquet")
     meta = {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "settings": settings.as_dict(),
         "versions": versions(),
-        "n_cases": int(len(cases)),
+        "n_cases": len(cases),
         "status_counts": {str(k): int(v) for k, v in cases["status"].value_counts().items()},
         "challenge_toml": challenge_toml,
         **dict(extra or {}),

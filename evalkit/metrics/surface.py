@@ -130,7 +130,7 @@ def tolerance_offsets(spacing: tuple[float, ...], tolerance_mm: float) -> np.nda
     tol = float(tolerance_mm)
     if not tol >= 0:
         return np.zeros((0, ndim), dtype=np.int64)
-    reach = [int(math.floor(tol / s)) + 1 for s in spacing]
+    reach = [math.floor(tol / s) + 1 for s in spacing]
     grids = np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij")
     offsets = np.stack([g.ravel() for g in grids], axis=1).astype(np.int64)
     lengths = offset_lengths(offsets, spacing)
