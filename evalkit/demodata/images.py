@@ -148,14 +148,15 @@ def _xray_chest(rng, shape, n_instances):
         shapes.paint(x, reg, val)
     # ribs: bright arcs over everything in the chest (they also cross the lungs)
     ribs = np.zeros(shape, dtype=np.float32)
-    for k in range(10):
-        y0 = (0.2 + 0.065 * k) * H
+    for k in range(9):
+        y0 = (0.2 + 0.06 * k) * H
         for side in (-1.0, 1.0):
             u = (xx - cx) * side
             arc = y0 + 0.25 * H * ((u - 0.05 * W) / (0.4 * W)) ** 2 - 0.03 * H
             band = (np.abs(yy - arc) < 0.012 * H) & (u > 0.04 * W) & (u < 0.42 * W)
             ribs[band] = 0.1
-    clav = (np.abs(yy - (0.17 * H + 0.08 * np.abs(xx - cx))) < 0.015 * H) & (np.abs(xx - cx) < 0.3 * W)
+    clav = (np.abs(yy - (0.19 * H - 0.1 * np.abs(xx - cx) * H / W)) < 0.014 * H) & (
+        np.abs(xx - cx) > 0.03 * W) & (np.abs(xx - cx) < 0.32 * W)
     ribs[clav] = 0.18
     x += ndimage.gaussian_filter(ribs, 1.0) * torso
     return x, regions
@@ -317,10 +318,15 @@ def endoscopy(rng: np.random.Generator, shape: tuple[int, int] = (480, 560),
         dist = ndimage.distance_transform_edt(mask)
         dome = np.sqrt(np.clip(dist / max(1.0, float(dist.max())), 0, 1))
         ys = np.linspace(1.0, -1.0, mask.shape[0], dtype=np.float32)[:, None]
-        lit = 0.7 + 0.35 * dome + 0.12 * ys
-        polyp = np.array([225.0, 120.0, 95.0], dtype=np.float32)
-        col = polyp * lit[..., None]
-        _blend(img, reg, col, soft=max(1.0, 0.004 * m))
+        lit = 0.75 + 0.3 * dome + 0.12 * ys
+        polyp = np.array([240.0, 165.0, 130.0], dtype=np.float32)
+        col = np.minimum(polyp * lit[..., None], 255.0)
+        ring = ndimage.binary_dilation(np.pad(mask, 4), iterations=max(2, int(0.012 * m)))
+        ring &= ~np.pad(mask, 4)
+        big = tuple(slice(max(0, a.start - 4), min(n, a.stop + 4)) for a, n in zip(sl, shape))
+        crop = tuple(slice(b.start - (a.start - 4), b.stop - (a.start - 4)) for b, a in zip(big, sl))
+        img[big][ring[crop]] *= 0.55  # shadow where the polyp meets the mucosa
+        _blend(img, reg, col, soft=0.0)
         # specular highlights near the top of the dome
         cy_, cx_ = np.argwhere(dist == dist.max())[0]
         for _ in range(3):
@@ -349,7 +355,9 @@ def _vessel_tree(rng, shape, start, disc_r, n_main):
     base = rng.uniform(0, 2 * np.pi)
     for k in range(n_main):
         a = base + 2 * np.pi * k / n_main + rng.uniform(-0.3, 0.3)
-        stack.append((float(start[0]), float(start[1]), a, 0.011 * m, 0))
+        r0 = 0.55 * disc_r  # vessels emerge at the rim of the cup
+        stack.append((float(start[0]) + r0 * np.sin(a), float(start[1]) + r0 * np.cos(a), a,
+                      0.011 * m, 0))
     step = max(1.0, 0.006 * m)
     while stack:
         y, x, a, w, depth = stack.pop()
@@ -502,7 +510,7 @@ def oct(rng: np.random.Generator, shape: tuple[int, int] = (496, 512), n_instanc
     ilm = rpe - thick
     inner = 0.45 * (1 - 0.85 * pit)  # inner retina fraction shrinks at the fovea
     t = (yy - ilm) / (rpe - ilm)  # 0 at ILM, 1 at RPE top
-    refl = np.full(shape, 0.05, dtype=np.float32)
+    refl = np.full(shape, 0.012, dtype=np.float32)
     refl = np.where((t >= 0) & (t < 1), 0.3, refl)
     # inner layers (nerve fibre, ganglion cell, inner plexiform, inner nuclear, outer
     # plexiform) as fractions of the inner retina, which thins out in the pit
@@ -542,5 +550,5 @@ def oct(rng: np.random.Generator, shape: tuple[int, int] = (496, 512), n_instanc
     im = ndimage.gaussian_filter(rng.standard_normal(shape, dtype=np.float32), (0.7, 1.5))
     speckle = np.sqrt(re * re + im * im)
     speckle /= speckle.mean()
-    x = np.log1p(40 * refl * speckle + 0.4) / np.log1p(40 * 1.3)
-    return _finish(_gray3(shapes.to_uint8(x, 0.05, 1.0)), regions, n_instances, shape)
+    x = np.log1p(40 * refl * speckle) / np.log1p(40 * 1.3)
+    return _finish(_gray3(shapes.to_uint8(x, 0.2, 1.0)), regions, n_instances, shape)

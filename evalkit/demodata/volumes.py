@@ -119,8 +119,8 @@ def ct(rng: np.random.Generator, shape: tuple[int, int, int] = (32, 256, 256), n
 
     j = lambda s: rng.uniform(-s, s)
     regions: list[tuple[Region, object]] = []
-    liver = organ(0.55 + j(0.03), 0.4, -0.2 + j(0.03), -0.42 + j(0.03), 0.42, 0.33,
-                  0.35 + j(0.1), 0.08)
+    liver = organ(0.55 + j(0.03), 0.4, -0.2 + j(0.03), -0.4 + j(0.03), 0.45, 0.36,
+                  0.5 + j(0.1), 0.13, lobes=2)
     liver_tex = 130.0 + 6.0 * shapes.smooth_noise(rng, liver[1].shape, 4.0)
     regions.append((liver, liver_tex))
     # lesion: inside the liver, about a quarter of its size
@@ -167,6 +167,19 @@ def ct(rng: np.random.Generator, shape: tuple[int, int, int] = (32, 256, 256), n
                                     aspect=(spacing[1] / spacing[0], 1.0, 1.0),
                                     irregularity=0.2, gap=3)
         regions += [(r, 45.0 + 10.0 * rng.standard_normal()) for r in masses]
+    # bowel loops (not instances): grey walls with gas, in the free abdominal fat
+    free = np.broadcast_to((rb < 0.75) & (np.abs(xx - cx) < 0.35 * ax) & (yy < cy + 0.2 * ay),
+                           shape).copy()
+    try:
+        loops = shapes.place_blobs(rng, free, occupied.copy(), 5, (0.035 * m, 0.06 * m),
+                                   aspect=(spacing[1] / spacing[0], 1.0, 1.0), irregularity=0.1,
+                                   gap=2, max_tries=300)
+    except RuntimeError:
+        loops = []
+    for sl, mask in loops:
+        gas = ndimage.binary_erosion(mask, iterations=max(1, int(0.012 * m)))
+        shapes.paint(hu, (sl, mask), 35.0)
+        shapes.paint(hu, (sl, gas), -850.0 if rng.uniform() < 0.6 else 15.0)
     for label, (reg, value) in enumerate(regions, start=1):
         shapes.paint(hu, reg, value)
         shapes.paint(gts, reg, label)
@@ -317,7 +330,7 @@ def pet(rng: np.random.Generator, shape: tuple[int, int, int] = (40, 192, 192), 
     allowed[D - margin:] = False
     lesions = shapes.place_blobs(rng, allowed, occupied, n_instances, (0.035 * m, 0.06 * m),
                                  aspect=(spacing[1] / spacing[0], 1.0, 1.0),
-                                 irregularity=0.15, gap=3)
+                                 irregularity=0.07, lobes=2, gap=3)
     for label, reg in enumerate(lesions, start=1):
         shapes.paint(act, reg, float(rng.uniform(7.0, 12.0)))
         shapes.paint(gts, reg, label)

@@ -160,7 +160,7 @@ def _check_folder(root: Path, preset: str) -> dict[str, tuple]:
 def test_tiny_cases_pass_the_contract(tiny_dir):
     loaded = _check_folder(tiny_dir, "tiny")
     # the tiny CT puts the lesion (label 2) inside the liver (label 1): later overwrites earlier
-    inp, gt = loaded["3DBox_CT_0001"]
+    inp, _gt = loaded["3DBox_CT_0001"]
     b1, b2 = inp.boxes
     assert (b2[:3] >= b1[:3]).all() and (b2[3:] <= b1[3:]).all()
 
@@ -210,7 +210,7 @@ def test_demo_objects_stand_out_from_their_surroundings(demo_dir):
                 mask, img = mask[z], _gray(inp.imgs[z])
             else:
                 img = _gray(inp.imgs)
-            width = max(2, int(round(0.02 * min(mask.shape))))
+            width = max(2, round(0.02 * min(mask.shape)))
             ring = ndimage.binary_dilation(mask, iterations=width) & ~mask
             inside = float(np.median(img[mask]))
             outside = float(np.median(img[ring]))
