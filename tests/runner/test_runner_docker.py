@@ -12,6 +12,7 @@ from runner_helpers import TEST_RUNNER, expected_boxfill, write_2d, write_config
 
 from evalkit.config import load_challenge
 from evalkit.runner import ImageRecord, read_journal, run_submission
+from evalkit.runner.execute import token_for
 
 pytestmark = pytest.mark.docker
 
@@ -57,7 +58,8 @@ def test_ok_image_answers_both_cases_as_non_root(docker_client, test_images, cas
     assert [r.case for r in read_journal(sub / "journal.jsonl")] == [r.case for r in records]
     assert (sub / "image.json").exists()
     # nothing left behind: containers, mounts, cgroups, work folders
-    assert docker_client.containers.list(all=True, filters={"label": "evalkit.case"}) == []
+    token = token_for(str(sub.resolve()))
+    assert docker_client.containers.list(all=True, filters={"label": f"evalkit.run={token}"}) == []
     assert not any((sub / "work").iterdir())
     assert str(tmp_path) not in Path("/proc/self/mountinfo").read_text()
 

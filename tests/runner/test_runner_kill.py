@@ -13,6 +13,7 @@ import pytest
 from runner_helpers import write_2d, write_config
 
 from evalkit.runner import read_journal
+from evalkit.runner.execute import token_for
 
 pytestmark = pytest.mark.docker
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +34,7 @@ def test_sigkill_mid_run_then_rerun_completes_each_case_once(docker_client, test
     config = write_config(tmp_path / "c.toml")
     out = tmp_path / "run"
     journal = out / "submissions" / "team" / "journal.jsonl"
+    mine = {"label": f"evalkit.run={token_for(str((out / 'submissions' / 'team').resolve()))}"}
 
     proc = evalkit_run(test_images["ok"], cases.parent, out, config)
     deadline = time.monotonic() + 60
@@ -40,7 +42,7 @@ def test_sigkill_mid_run_then_rerun_completes_each_case_once(docker_client, test
     while time.monotonic() < deadline and proc.poll() is None:
         if journal.exists() and journal.read_bytes().count(b"\n") >= 1:
             # kill while the next case's container exists: that case is in flight
-            in_flight = docker_client.containers.list(all=True, filters={"label": "evalkit.case"})
+            in_flight = docker_client.containers.list(all=True, filters=mine)
             if in_flight:
                 break
         time.sleep(0.02)
@@ -61,7 +63,7 @@ def test_sigkill_mid_run_then_rerun_completes_each_case_once(docker_client, test
     assert records[: len(first)] == first  # earlier results untouched
     assert b"5 cases" in stdout and b"ok 5" in stdout
     assert b"case" in stderr  # the progress bar
-    assert docker_client.containers.list(all=True, filters={"label": "evalkit.case"}) == []
+    assert docker_client.containers.list(all=True, filters=mine) == []
     assert str(tmp_path) not in Path("/proc/self/mountinfo").read_text()
     outputs = sorted(p.name for p in (out / "submissions" / "team" / "outputs").iterdir())
     assert outputs == [f"{n}.npz" for n in names]
