@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from evalkit.ranking.ranks import rank_rows, to_average_ranks
+from evalkit.ranking.ranks import rank_rows, round_for_ties, to_average_ranks
 
 
 def euclidean_consensus(
@@ -14,7 +14,8 @@ def euclidean_consensus(
 
     Each task ranking's ties are first made average ranks (1, 1, 3 -> 1.5, 1.5, 3),
     then the (weighted) mean over the T tasks is the consensus score and its rank
-    ("min" ties, smaller better) the final rank. ``weights`` ``(T,)`` non-negative,
+    ("min" ties, smaller better) the final rank; scores are rounded to 10
+    significant digits first so that exactly equal weighted means tie. ``weights`` ``(T,)`` non-negative,
     not all zero; ``None`` = equal. Returns ``(score, rank)``, each ``(..., K)``.
     """
     r = np.asarray(task_ranks, dtype=float)
@@ -23,7 +24,7 @@ def euclidean_consensus(
     if w.shape != (t,) or (w < 0).any() or not w.sum() > 0:
         raise ValueError(f"weights must be {t} non-negative numbers, not all zero; found {w}.")
     avg = to_average_ranks(r)
-    score = np.einsum("t,...tk->...k", w, avg) / w.sum()
+    score = round_for_ties(np.einsum("t,...tk->...k", w, avg) / w.sum())
     return score, rank_rows(score, larger_better=False, ties="min")
 
 

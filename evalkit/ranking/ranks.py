@@ -103,3 +103,19 @@ def to_average_ranks(ranks: np.ndarray) -> np.ndarray:
     Used by the euclidean consensus. Ranks must be finite (they are ranks, not data).
     """
     return rank_rows(ranks, larger_better=False, ties="average")
+
+
+TIE_DIGITS = 10
+
+
+def round_for_ties(values: np.ndarray, digits: int = TIE_DIGITS) -> np.ndarray:
+    """Round to ``digits`` significant digits so that averages which are equal in exact
+    arithmetic tie although floating-point sums taken in a different order differ in
+    the last bits (e.g. a mean over duplicated cases, or 0.1 + 0.2 vs 0.3). Used on
+    means and consensus scores before they are ranked; NaN, inf and 0 pass through.
+    Scores that differ by less than 1e-10 relative are treated as tied."""
+    x = np.asarray(values, dtype=float)
+    ok = np.isfinite(x) & (x != 0)
+    mag = np.floor(np.log10(np.abs(np.where(ok, x, 1.0))))
+    scale = 10.0 ** (digits - 1 - mag)
+    return np.where(ok, np.round(x * scale) / scale, x)

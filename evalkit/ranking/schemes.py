@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from evalkit.ranking.ranks import rank_rows
+from evalkit.ranking.ranks import rank_rows, round_for_ties
 
 
 class MissingPolicyError(ValueError):
@@ -41,13 +41,14 @@ def rank_then_aggregate(case_ranks: np.ndarray, ties: str) -> tuple[np.ndarray, 
 
 
 def aggregate_values(values: np.ndarray, how: str) -> np.ndarray:
-    """Mean or median over cases (axis 0) ignoring NaN; all-NaN columns give NaN."""
+    """Mean or median over cases (axis 0) ignoring NaN; all-NaN columns give NaN.
+    Means are rounded to 10 significant digits (:func:`round_for_ties`)."""
     valid = ~np.isnan(values)
     count = valid.sum(axis=0)
     out = np.full(values.shape[1], np.nan)
     has = count > 0
     if how == "mean":
-        out[has] = np.where(valid, values, 0.0).sum(axis=0)[has] / count[has]
+        out[has] = round_for_ties(np.where(valid, values, 0.0).sum(axis=0)[has] / count[has])
     elif how == "median":
         if has.any():
             out[has] = np.nanmedian(values[:, has], axis=0)
@@ -82,7 +83,7 @@ def weighted_aggregate(values: np.ndarray, counts: np.ndarray, how: str) -> np.n
         num = c @ np.where(valid, values, 0.0)
         den = c @ valid.astype(float)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+            return round_for_ties(np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan))
     if how != "median":
         raise ValueError(f"aggregate must be 'mean' or 'median', found {how!r}.")
     b, k = c.shape[0], values.shape[1]

@@ -175,3 +175,10 @@ def test_pipeline_matches_independent_pandas_rank_then_aggregate():
     pd.testing.assert_series_equal(got["score"], mean.rename("score"), check_like=True)
     pd.testing.assert_series_equal(got["rank"], task_rank.rename("rank"), check_like=True)
     assert by_alg(r.final_ranking, "final_rank") == final.to_dict()
+
+
+def test_means_equal_in_exact_arithmetic_tie():
+    # 0.1 + 0.2 != 0.3 in floating point; the means (0.15) must still tie.
+    df = long_table({"A": [0.1, 0.2], "B": [0.3, 0.0], "C": [0.0, 0.1]})
+    r = rank_results(df, config(scheme="aggregate-then-rank"))
+    assert by_alg(r.task_ranking, "rank") == {"A": 1, "B": 1, "C": 3}
