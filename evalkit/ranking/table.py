@@ -98,7 +98,7 @@ def prepare_results(results: pd.DataFrame, directions: dict[str, str]) -> Result
             np.array([str(u) for u in uniques], dtype=str), return_inverse=True
         )
         codes[key] = inverse[raw_codes]
-        labels[key] = names
+        labels[key] = np.array([str(x) for x in names], dtype=object)
 
     unknown = sorted(set(labels["metric"]) - set(directions))
     if unknown:
