@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 from tqdm import tqdm
@@ -141,8 +142,12 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *,
 
 
 def _save(fig: Figure, data: pd.DataFrame, stem: Path) -> None:
+    """PNG, then SVG with the layout frozen (constrained layout is solved once) and
+    text kept as text (smaller, searchable SVG), then the data as CSV."""
     fig.savefig(stem.with_suffix(".png"), dpi=PNG_DPI)
-    fig.savefig(stem.with_suffix(".svg"))
+    fig.set_layout_engine("none")
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(stem.with_suffix(".svg"))
     data.to_csv(stem.with_suffix(".csv"), index=False)
 
 
@@ -319,9 +324,10 @@ def _ranking_jobs(run: RunData, order: list[str], ranks: dict[str, int], modalit
             orders = {t: task_order[(t, m)] for t in tasks}
             jobs.append((FigureEntry(f"blob_tasks_{safe_name(m)}", "Ranking stability",
                                      f"Bootstrap rank distribution per modality for {m}; "
-                                     "algorithms in that task's rank order."),
+                                     "algorithms in that task's rank order, labelled by their "
+                                     "final rank."),
                          lambda tf=tf, tb=tb, orders=orders, tasks=tasks, m=m, data=data: (
-                             F.plot_blob_tasks(tf, tb, orders, tasks, m), data)))
+                             F.plot_blob_tasks(tf, tb, orders, tasks, m, ranks), data)))
     else:
         report.notes.append("No bootstrap tables in ranking/: blob plots omitted.")
 
@@ -338,17 +344,19 @@ def _ranking_jobs(run: RunData, order: list[str], ranks: dict[str, int], modalit
 
     sig = run.table("significance")
     if sig is not None and task_order:
-        for (t, m) in tasks_present:
-            s = sig[(sig["task"] == t) & (sig["metric"] == m)]
+        for m in metrics:
+            tasks = [t for t, mm in tasks_present if mm == m]
+            s = sig[(sig["metric"] == m) & sig["task"].isin(tasks)]
             if s.empty:
                 continue
-            jobs.append((FigureEntry(f"significance_{safe_name(t)}_{safe_name(m)}",
-                                     "Significance maps",
-                                     f"{t} / {m}: red = row algorithm significantly better than "
-                                     "column algorithm (one-sided Wilcoxon, Holm-adjusted); "
-                                     "ordered by task rank."),
-                         lambda s=s, t=t, m=m: (F.plot_significance(
-                             s, task_order[(t, m)], f"Significance map: {t} / {m}"), s)))
+            orders = {t: task_order[(t, m)] for t in tasks}
+            jobs.append((FigureEntry(f"significance_{safe_name(m)}", "Significance maps",
+                                     f"Significance maps per modality for {m}: red = row "
+                                     "algorithm significantly better than column algorithm "
+                                     "(one-sided Wilcoxon, Holm-adjusted); axes in task-rank "
+                                     "order, labelled by final rank."),
+                         lambda s=s, orders=orders, tasks=tasks, m=m: (F.plot_significance(
+                             s, orders, tasks, m, ranks), s)))
     elif sig is None:
         report.notes.append("ranking/significance.csv not found: significance maps omitted.")
     return jobs

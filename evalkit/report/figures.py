@@ -23,10 +23,12 @@ from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
+from matplotlib.ticker import FuncFormatter, ScalarFormatter  # noqa: E402
 
 MAX_LABEL = 22
 METRIC_COLOURS = {"DSC": "#1f77b4", "NSD": "#ff7f0e"}
-TOP_COLOURS = ["#d62728", "#1f77b4", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2"]
+# top-algorithm colours: no blue (box prompt) and no green (reference overlay)
+TOP_COLOURS = ["#d62728", "#ff7f0e", "#e377c2", "#17becf", "#8c564b", "#bcbd22"]
 BOX_COLOUR = "#1f3fff"   # prompt box
 REF_COLOUR = "#00c000"   # reference overlay
 
@@ -53,6 +55,19 @@ def _xticks(ax, labels: Sequence[str], positions: Sequence[float] | None = None)
         ax.set_xticklabels(labels, rotation=55, ha="right", rotation_mode="anchor", fontsize=8)
     else:
         ax.set_xticklabels(labels, fontsize=9)
+
+
+def _minor_log_label(x: float, _pos: int) -> str:
+    """Label the 2x and 5x minor ticks of a log axis (1, 2, 5, 10, 20, 50 ...)."""
+    lead = x / 10 ** math.floor(math.log10(x)) if x > 0 else 0
+    return f"{x:g}" if round(lead) in (2, 5) else ""
+
+
+def _grid_layout(fig: Figure, nrows: int) -> None:
+    """Fixed margins for panel grids (constrained layout costs seconds there)."""
+    h = fig.get_figheight()
+    fig.subplots_adjust(left=0.035, right=0.995, bottom=0.75 / h, top=1 - 0.55 / h,
+                        wspace=0.28, hspace=0.9 / max(h / nrows, 1.0))
 
 
 def _empty(fig: Figure, ax, text: str) -> Figure:
@@ -136,6 +151,8 @@ def plot_bubbles(summary: pd.DataFrame, title: str) -> Figure:
     rt = s["RunningTime"].to_numpy(float)
     if rt.min() > 0 and rt.max() / rt.min() > 10:
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(FuncFormatter(_minor_log_label))
     ax.set_xlabel("mean runtime per case (s)")
     ax.set_ylabel("mean DSC")
     ax.set_title(title)
@@ -245,7 +262,7 @@ def plot_examples(examples: list[dict], algs: Sequence[str], ranks: dict[str, in
         for x0, y0, x1, y1 in ex["boxes"]:
             ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0 + 1, y1 - y0 + 1, fill=False,
                                    edgecolor=BOX_COLOUR, linewidth=1.3))
-        for alg in algs:
+        for alg in reversed(list(algs)):   # best-ranked contour drawn last, on top
             mask = ex["preds"].get(alg)
             if mask is not None and mask.any() and not mask.all():
                 ax.contour(mask.astype(float), levels=[0.5], colors=[colours[alg]], linewidths=1.1)
@@ -296,7 +313,7 @@ def plot_blob(freq: pd.DataFrame, summary: pd.DataFrame, order: Sequence[str],
     ``algorithm, median_rank, rank_lo, rank_hi``.
     """
     k = len(order)
-    fig = Figure(figsize=(max(6.0, 0.5 * k + 2.0), max(4.5, 0.32 * k + 2.5)), layout="constrained")
+    fig = Figure(figsize=(max(6.0, 0.5 * k + 2.0), max(4.5, 0.22 * k + 2.5)), layout="constrained")
     ax = fig.add_subplot()
     _blob(ax, freq, summary, order, title, [rank_label(a, ranks.get(a)) for a in order], 420)
     ax.legend(handles=[Line2D([], [], marker="o", linestyle="none", color="#4c72b0", alpha=0.55,
@@ -308,63 +325,89 @@ def plot_blob(freq: pd.DataFrame, summary: pd.DataFrame, order: Sequence[str],
 
 
 def plot_blob_tasks(freq: pd.DataFrame, summary: pd.DataFrame, task_order: dict[str, list[str]],
-                    tasks: Sequence[str], metric: str) -> Figure:
+                    tasks: Sequence[str], metric: str, ranks: dict[str, int]) -> Figure:
     """Blob plots of every task of one metric in a grid (one panel per modality).
 
-    Each panel orders algorithms by that task's full-data rank; tick labels are the
-    task ranks, the key below the grid is in the leaderboard and the CSV.
+    Each panel orders algorithms by that task's full-data rank; the x tick labels are
+    the algorithms' *final* ranks (compact at 23 algorithms; names in the leaderboard
+    and the CSV), so a label far from the diagonal position shows a task where an
+    algorithm ranks unlike overall.
     """
     n = len(tasks)
     ncols = min(5, n) if n else 1
     nrows = max(1, math.ceil(n / ncols))
     k = max((len(v) for v in task_order.values()), default=1)
-    side = max(3.2, 0.2 * k + 1.6)
-    fig = Figure(figsize=(side * ncols, side * nrows + 0.5), layout="constrained")
+    side = max(3.0, min(4.6, 0.17 * k + 1.0))
+    fig = Figure(figsize=(side * ncols, side * nrows + 0.6), layout=None)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    step_pt = side * 0.8 * 72 / max(k, 1)
+    max_area = (0.85 * step_pt) ** 2
     for ax, task in zip(axes, tasks):
         order = task_order[task]
         f = freq[freq["task"] == task]
         s = summary[summary["task"] == task]
-        labels = [short(a, 12) for a in order]
-        _blob(ax, f, s, order, f"{task} · {metric}", labels, max(60, 2400 / k))
-        ax.tick_params(axis="x", labelsize=6 if k > 10 else 8)
+        _blob(ax, f, s, order, f"{task} · {metric}", [str(ranks.get(a, "?")) for a in order],
+              max_area)
+        ax.set_xticklabels([str(ranks.get(a, "?")) for a in order], rotation=0, ha="center",
+                           fontsize=6 if k > 15 else 8)
+        ax.set_xlabel("algorithms in task-rank order (label = final rank)", fontsize=7)
+        ax.tick_params(axis="y", labelsize=7)
     for ax in axes[n:]:
         ax.set_axis_off()
+    _grid_layout(fig, nrows)
     fig.suptitle(f"Bootstrap rank distribution per modality, {metric} "
                  "(area ∝ frequency, × median, line 95 % interval)", fontsize=10)
     return fig
 
 
-def plot_significance(sig: pd.DataFrame, order: Sequence[str], title: str) -> Figure:
-    """Significance map of one task: cell (row i, column j) is filled when algorithm i
-    is significantly better than j (one-sided Wilcoxon, Holm-adjusted). Rows and
-    columns follow the task's rank; the diagonal is grey.
-
-    ``sig``: ``algorithm, other, significant`` for one task.
-    """
+def significance_matrix(sig: pd.DataFrame, order: Sequence[str]) -> np.ndarray:
+    """``K x K`` matrix in ``order``: 1 where row i is significantly better than
+    column j (``significant`` true), 0 elsewhere, 0.5 on the diagonal."""
     k = len(order)
     idx = {a: i for i, a in enumerate(order)}
     mat = np.zeros((k, k))
     s = sig[sig["algorithm"].isin(idx) & sig["other"].isin(idx)]
-    flag = s["significant"].astype(str).str.lower().isin(("true", "1"))
-    mat[s["algorithm"].map(idx).to_numpy(), s["other"].map(idx).to_numpy()] = flag.to_numpy(float)
+    flag = s["significant"].astype(str).str.lower().isin(("true", "1", "1.0"))
+    mat[s["algorithm"].map(idx).to_numpy(int), s["other"].map(idx).to_numpy(int)] = flag.to_numpy(float)
     np.fill_diagonal(mat, 0.5)
-    side = max(4.5, 0.3 * k + 2.5)
-    fig = Figure(figsize=(side + 0.4, side), layout="constrained")
-    ax = fig.add_subplot()
+    return mat
+
+
+def plot_significance(sig: pd.DataFrame, task_order: dict[str, list[str]], tasks: Sequence[str],
+                      metric: str, ranks: dict[str, int]) -> Figure:
+    """Significance maps of every task of one metric, one panel per task.
+
+    In a panel, cell (row i, column j) is red when algorithm i is significantly
+    better than j (one-sided Wilcoxon, Holm-adjusted, as in ``significance.csv``);
+    rows and columns follow that task's rank and are labelled with the algorithms'
+    *final* ranks (names in the leaderboard and the CSV). The diagonal is grey.
+
+    ``sig``: ``task, algorithm, other, significant`` for one metric.
+    """
+    n = len(tasks)
+    ncols = min(5, n) if n else 1
+    nrows = max(1, math.ceil(n / ncols))
+    k = max((len(v) for v in task_order.values()), default=1)
+    side = max(3.0, min(4.6, 0.17 * k + 1.0))
+    fig = Figure(figsize=(side * ncols, side * nrows + 0.7), layout=None)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     cmap = ListedColormap(["#f4f4f4", "#bdbdbd", "#c0392b"])
-    ax.imshow(mat, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
-    labels = [short(a, 18) for a in order]
-    ax.set_yticks(range(k))
-    ax.set_yticklabels(labels, fontsize=7 if k > 12 else 9)
-    _xticks(ax, labels)
-    ax.set_xticks(np.arange(-0.5, k), minor=True)
-    ax.set_yticks(np.arange(-0.5, k), minor=True)
-    ax.grid(which="minor", color="white", linewidth=0.6)
-    ax.tick_params(which="minor", length=0)
-    ax.set_xlabel("… is significantly better than this algorithm (column)")
-    ax.set_ylabel("algorithm (row) …")
-    ax.set_title(title, fontsize=10)
+    fs = 6 if k > 15 else 8
+    for ax, task in zip(axes, tasks):
+        order = task_order[task]
+        mat = significance_matrix(sig[sig["task"] == task], order)
+        ax.imshow(mat, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+        labels = [str(ranks.get(a, "?")) for a in order]
+        ax.set_xticks(range(len(order)), labels, fontsize=fs)
+        ax.set_yticks(range(len(order)), labels, fontsize=fs)
+        ax.set_title(f"{task} · {metric}", fontsize=9)
+        ax.set_xlabel("… significantly better than column", fontsize=7)
+        ax.set_ylabel("row …", fontsize=7)
+    for ax in axes[n:]:
+        ax.set_axis_off()
+    _grid_layout(fig, nrows)
+    fig.suptitle(f"Significance maps, {metric}: red = row better than column (one-sided "
+                 "Wilcoxon, Holm); axes in task-rank order, labels = final rank", fontsize=10)
     return fig
 
 
@@ -392,7 +435,7 @@ def plot_rank_heatmap(task_ranking: pd.DataFrame, order: Sequence[str], tasks: S
             for j in range(k):
                 if not np.isnan(mat[i, j]):
                     ax.text(j, i, f"{int(mat[i, j])}", ha="center", va="center", fontsize=6.5,
-                            color="white" if mat[i, j] <= k / 2 else "black")
+                            color="black" if mat[i, j] <= k / 2 else "white")
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([f"{t} / {m}" for t, m in rows], fontsize=7.5)
     _xticks(ax, [rank_label(a, ranks.get(a)) for a in order])
@@ -405,14 +448,17 @@ def plot_rank_heatmap(task_ranking: pd.DataFrame, order: Sequence[str], tasks: S
 
 def plot_kendall(tau: pd.DataFrame, tasks: Sequence[str], metrics: Sequence[str]) -> Figure:
     """Violins of Kendall's tau-b between each bootstrap ranking and the full-data
-    ranking, per task (one row of panels per metric). A task whose samples are all
-    equal is drawn as a short line.
+    ranking, per task (one row of panels per metric), median marked. A task whose
+    samples are all equal is drawn as a short line. The y axis starts at 0.5 or
+    below the lowest tau, whichever is lower.
 
     ``tau``: ``task, metric, sample, tau``.
     """
     fig = Figure(figsize=(max(7.0, 0.85 * len(tasks) + 2.0), 2.7 * len(metrics) + 0.6),
                  layout="constrained")
     axes = np.atleast_1d(fig.subplots(len(metrics), 1, sharex=True, squeeze=False)).ravel()
+    lowest = tau["tau"].min() if len(tau) else 0.0
+    lower = max(-1.02, min(0.5, float(lowest) - 0.05)) if np.isfinite(lowest) else 0.0
     for ax, metric in zip(axes, metrics):
         data = [tau.loc[(tau["task"] == t) & (tau["metric"] == metric), "tau"].dropna().to_numpy()
                 for t in tasks]
@@ -420,14 +466,18 @@ def plot_kendall(tau: pd.DataFrame, tasks: Sequence[str], metrics: Sequence[str]
             if len(d) == 0:
                 continue
             if np.ptp(d) == 0:
-                ax.hlines(d[0], i - 0.3, i + 0.3, color="#55a868")
+                ax.hlines(d[0], i - 0.3, i + 0.3, color="#2d6a3e")
             else:
                 parts = ax.violinplot([d], positions=[i], widths=0.8, showmedians=True)
                 for body in parts["bodies"]:
                     body.set_facecolor("#55a868")
                     body.set_alpha(0.6)
+                for key in ("cmedians", "cmins", "cmaxes", "cbars"):
+                    if key in parts:
+                        parts[key].set_color("#2d6a3e")
+                        parts[key].set_linewidth(1.0)
         ax.set_ylabel(f"{metric}\nKendall's τ")
-        ax.set_ylim(min(-0.05, min((d.min() for d in data if len(d)), default=0) - 0.05), 1.05)
+        ax.set_ylim(lower, 1.02)
         ax.grid(axis="y", alpha=0.3)
     axes[-1].set_xticks(range(len(tasks)))
     axes[-1].set_xticklabels(tasks, rotation=30 if len(tasks) > 6 else 0,

@@ -76,18 +76,11 @@ def _json_block(value: Any) -> str:
 
 def _figures(report: Report) -> str:
     parts, section = [], None
-    sig = [f for f in report.figures if f.section == "Significance maps"]
     for f in report.figures:
-        if f.section == "Significance maps":
-            continue
         if f.section != section:
             section = f.section
             parts.append(f"<h3>{escape(section)}</h3>")
         parts.append(_figure(f))
-    if sig:
-        parts.append("<h3>Significance maps</h3>")
-        parts.append(f"<details><summary>{len(sig)} significance maps, one per ranking task"
-                     "</summary>" + "".join(_figure(f) for f in sig) + "</details>")
     return "\n".join(parts)
 
 
