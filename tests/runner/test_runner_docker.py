@@ -102,8 +102,8 @@ def test_sleeper_times_out_at_the_deadline(docker_client, test_images, case2d, t
                              timeout_s=3)
     r = records[0]
     assert r.status == "timeout" and r.killed_by_runner and not r.oom_killed
-    assert 3.0 <= r.wall_s < 3.0 + 5.0
-    assert time.monotonic() - t < 20
+    assert 3.0 <= r.wall_s < 3.0 + 10.0
+    assert time.monotonic() - t < 30
     assert "thinking..." in r.reason and "3 s deadline" in r.reason
 
 
@@ -117,7 +117,7 @@ def test_memory_hog_is_oom_and_the_next_case_is_unaffected(docker_client, test_i
     assert r.peak_memory_bytes is not None and r.peak_memory_bytes >= 200 * 1024 * 1024
     assert r.peak_memory_bytes <= 256 * 1024 * 1024 + 4096 * 1024
     nxt, _ = run_image(docker_client, test_images["ok"], [case2d], tmp_path / "run", name="after")
-    assert nxt[0].status == "ok" and nxt[0].wall_s < 10
+    assert nxt[0].status == "ok" and nxt[0].wall_s < 30
 
 
 def test_nonzero_exit_reports_last_stderr_line(docker_client, test_images, case2d, tmp_path):
@@ -177,7 +177,7 @@ def test_fork_bomb_is_contained_and_the_next_case_is_unaffected(docker_client, t
     assert re.search(r"fork|Resource temporarily unavailable", log_of(sub, case2d.name[:-4]))
     t = time.monotonic()
     nxt, _ = run_image(docker_client, test_images["ok"], [case2d], tmp_path / "run", name="after")
-    assert nxt[0].status == "ok" and time.monotonic() - t < 15
+    assert nxt[0].status == "ok" and time.monotonic() - t < 30
 
 
 def test_big_output_fails_inside_at_the_cap(docker_client, test_images, case2d, tmp_path):
