@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 
@@ -33,7 +34,13 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         challenge = load_challenge(args.config)
-        cases = discover_cases(cases_folder(args.cases), challenge=challenge)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            cases = discover_cases(cases_folder(args.cases), challenge=challenge)
+        for w in caught[:5]:
+            print(f"evalkit run: warning: {w.message}", file=sys.stderr)
+        if len(caught) > 5:
+            print(f"evalkit run: ... and {len(caught) - 5} more warnings", file=sys.stderr)
         if not cases:
             print(f"evalkit run: no .npz cases in {cases_folder(args.cases)}", file=sys.stderr)
             return 2
