@@ -243,6 +243,38 @@ def main(argv: list[str] | None = None) -> int:
         f"  pandas group-by bootstrap: {per:.3f} s/sample -> {est:8.1f} s for B={args.samples} "
         f"(evalkit {t_boot:.3f} s: x{est / t_boot:.0f} faster)"
     )
+    if args.all_schemes:
+        print("other schemes and switches (rank_results, same table):")
+        variants = [
+            ({"ties": "average"}, args.samples),
+            ({"challenger_compat": True}, args.samples),
+            (
+                {"scheme": "aggregate-then-rank", "aggregate": "mean", "missing_value": "drop"},
+                args.samples,
+            ),
+            (
+                {"scheme": "aggregate-then-rank", "aggregate": "median", "missing_value": "drop"},
+                args.samples,
+            ),
+            ({"scheme": "test-then-rank", "missing_value": "drop"}, 0),
+            ({"scheme": "test-then-rank", "missing_value": "drop"}, 5),
+        ]
+        t_base = None
+        for over, b in variants:
+            t0 = time.perf_counter()
+            rank_results(results, {**cfg, **over, "bootstrap_samples": b})
+            dt = time.perf_counter() - t0
+            label = ", ".join(f"{k}={v}" for k, v in over.items())
+            if over.get("scheme") == "test-then-rank" and b == 0:
+                t_base = dt
+            if over.get("scheme") == "test-then-rank" and b > 0 and t_base is not None:
+                per = (dt - t_base) / b
+                print(
+                    f"  {label}: {t_base:.2f} s without bootstrap; bootstrap {per:.3f} s/sample "
+                    f"-> ~{t_base + per * args.samples:.0f} s for B={args.samples}"
+                )
+            elif b or over.get("scheme") != "test-then-rank":
+                print(f"  {label}, B={b}: {dt:.2f} s")
     print("final ranking (top 5):")
     print(res.final_ranking.head(5).to_string(index=False))
     return 0 if t_rank < 10 else 1

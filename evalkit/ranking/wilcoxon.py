@@ -40,18 +40,27 @@ class PairedSignedRanks:
         nonzero = self.paired & (d != 0)
         absd = np.where(nonzero, np.abs(np.where(self.paired, d, 0.0)), np.inf)
         order = np.argsort(absd, axis=0, kind="stable")
-        self.order = order
         s = np.take_along_axis(absd, order, axis=0)
-        self.use = np.take_along_axis(nonzero, order, axis=0)  # in sorted order
-        self.positive = np.take_along_axis(d > 0, order, axis=0) & self.use
+        use = np.take_along_axis(nonzero, order, axis=0)  # in sorted order
+        positive = np.take_along_axis(d > 0, order, axis=0) & use
+        # gathers from the weights with a zero-weight sentinel at index n for unused entries
+        self.n = n
+        self.order_use = np.where(use, order, n)
+        self.order_pos = np.where(positive, order, n)
         rows = np.arange(n)[:, None]
         new = np.ones_like(s, dtype=bool)
         new[1:] = s[1:] != s[:-1]
         is_end = np.ones_like(s, dtype=bool)
         is_end[:-1] = new[1:]
-        self.start = np.maximum.accumulate(np.where(new, rows, 0), axis=0)
-        self.end = np.minimum.accumulate(np.where(is_end, rows, n)[::-1], axis=0)[::-1]
-        self.group_first = new & self.use
+        start = np.maximum.accumulate(np.where(new, rows, 0), axis=0)
+        end = np.minimum.accumulate(np.where(is_end, rows, n)[::-1], axis=0)[::-1]
+        p = d.shape[1]
+        cols = np.arange(p)[None, :]
+        # flat positions in the (n + 1, P) cumulative-weight array: weight before / through the group
+        self.before_at = (start * p + cols).ravel()
+        self.after_at = ((end + 1) * p + cols).ravel()
+        first = np.flatnonzero((new & use).ravel())
+        self.first_at, self.first_col = first, first % p if p else first
 
     def statistics(
         self, weights: np.ndarray | None = None
@@ -59,24 +68,29 @@ class PairedSignedRanks:
         """``(V, n_nonzero, tie_term, n_paired)`` per pair, each shape ``(P,)``.
 
         ``weights`` (n_cases,) non-negative integer multiplicities (bootstrap
-        counts); ``None`` = 1 each. ``tie_term`` = sum over tie groups of t^3 - t.
+        counts); ``None`` = 1 each. A tie group of total weight W occupies ranks
+        (before + 1 .. before + W), average (2 before + W + 1) / 2; ``tie_term`` =
+        sum over tie groups of W^3 - W.
         """
+        w_ext = np.zeros(self.n + 1)
         if weights is None:
-            ws = self.use.astype(float)
+            w_ext[: self.n] = 1.0
             n_paired = self.paired.sum(axis=0).astype(float)
         else:
-            w = np.asarray(weights, dtype=float)
-            ws = w[self.order] * self.use
-            n_paired = (w[:, None] * self.paired).sum(axis=0)
-        cw = np.zeros((ws.shape[0] + 1, ws.shape[1]))
+            w_ext[: self.n] = np.asarray(weights, dtype=float)
+            n_paired = w_ext[: self.n] @ self.paired
+        ws = w_ext[self.order_use]
+        p = ws.shape[1]
+        cw = np.zeros((self.n + 1, p))
         np.cumsum(ws, axis=0, out=cw[1:])
-        before = np.take_along_axis(cw, self.start, axis=0)
-        group_w = np.take_along_axis(cw, self.end + 1, axis=0) - before
-        avg_rank = before + (group_w + 1.0) / 2.0
-        v = (ws * avg_rank * self.positive).sum(axis=0)
-        n_nonzero = cw[-1]
-        ties = (self.group_first * (group_w**3 - group_w)).sum(axis=0)
-        return v, n_nonzero, ties, n_paired
+        flat = cw.ravel()
+        before = flat[self.before_at]
+        after = flat[self.after_at]
+        wpos = w_ext[self.order_pos].ravel()
+        v = 0.5 * (wpos * (before + after + 1.0)).reshape(-1, p).sum(axis=0)
+        gw = (after - before)[self.first_at]
+        ties = np.bincount(self.first_col, weights=gw**3 - gw, minlength=p)
+        return v, cw[-1], ties, n_paired
 
     def pvalues(
         self, *, larger_better: bool, weights: np.ndarray | None = None
