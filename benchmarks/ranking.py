@@ -156,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--baseline-samples", type=int, default=3, help="samples timed for the pandas baseline"
     )
+    ap.add_argument(
+        "--all-schemes", action="store_true", help="also time the other schemes and switches"
+    )
     args = ap.parse_args(argv)
 
     cfg = dict(load_challenge().ranking)
