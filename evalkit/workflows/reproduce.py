@@ -140,7 +140,8 @@ def plot_comparison(cmp: Comparison, label_a: str, label_b: str) -> plt.Figure:
         ax.set_ylabel(f"mean {m.upper()}")
         ax.set_title(f"{m.upper()} per modality")
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(loc="lower left", fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", ncol=2, fontsize=8, frameon=False)
     ratios = cmp.cases["runtime_ratio"].replace([np.inf, -np.inf], np.nan).dropna()
     axes[2].boxplot([ratios.to_numpy()], widths=0.5)
     axes[2].scatter(np.ones(len(ratios)) + np.random.default_rng(0).uniform(-0.1, 0.1, len(ratios)),
