@@ -182,11 +182,9 @@ def bootstrap_task_ranks(run: TaskRun, counts: np.ndarray, s: RankingSettings) -
     if s.scheme == "aggregate-then-rank":
         agg = weighted_aggregate(run.scheme_values, c, s.aggregate)
         return rank_rows(agg, larger_better=run.larger_better, ties=s.ties)
-    psr = (
-        run.signed_ranks
-        if run.scheme_values is run.values
-        else PairedSignedRanks(run.scheme_values)
-    )
+    # the significance values equal the scheme values here: filled with the configured
+    # number, or raw ("drop": the cases both algorithms have)
+    psr = run.signed_ranks
     out = np.empty((c.shape[0], run.values.shape[1]))
     for b in range(c.shape[0]):
         w = (c[b] > 0).astype(float) if s.challenger_compat else c[b]
