@@ -162,6 +162,27 @@ def _xray_chest(rng, shape, n_instances):
     return x, regions
 
 
+def _tooth(shape, occl_y, cx, arch, length, half_w, angle):
+    """A tooth: rounded crown at the occlusal line ``occl_y``, root tapering into the jaw
+    (up for ``arch`` -1, down for +1), tilted by ``angle`` radians. Returns
+    ``(slices, mask, t, u)``: ``t`` runs 0 (biting edge) to 1 (apex), ``u`` -1..1 across."""
+    H, W = shape
+    ext = length + half_w + 2
+    cy = occl_y + arch * length / 2
+    sl = (slice(max(0, int(cy - ext)), min(H, int(cy + ext) + 1)),
+          slice(max(0, int(cx - ext)), min(W, int(cx + ext) + 1)))
+    yy = np.arange(sl[0].start, sl[0].stop, dtype=np.float32)[:, None] - np.float32(occl_y)
+    xx = np.arange(sl[1].start, sl[1].stop, dtype=np.float32)[None, :] - np.float32(cx)
+    ca, sa = np.float32(np.cos(angle)), np.float32(np.sin(angle))
+    t = arch * (yy * ca + xx * sa) / np.float32(length)  # 0 at the biting edge, 1 at the apex
+    u = (xx * ca - yy * sa) / np.float32(half_w)  # -1..1 across the crown
+    crown_round = np.sqrt(np.clip(1 - ((0.1 - t) / 0.1) ** 2, 0, 1))
+    hw = np.where(t < 0.1, crown_round, np.where(
+        t < 0.35, 1.0, 1.0 - 0.8 * np.clip((t - 0.35) / 0.65, 0, 1) ** 1.3))
+    mask = (t >= 0) & (t <= 1) & (np.abs(u) <= hw)
+    return sl, mask, t, u
+
+
 def _xray_dental(rng, shape, n_instances):
     H, W = shape
     yy, xx = _grid(H, W)
@@ -172,34 +193,25 @@ def _xray_dental(rng, shape, n_instances):
     x[(np.abs(yy - 0.5 * H) < 0.025 * H) & jaw] = 0.2  # occlusal gap / tongue shadow
     upper = (n_instances + 1) // 2
     lower = n_instances - upper
-    regions = []
-    for arch, count in ((-1.0, upper), (1.0, lower)):
+    teeth = []
+    for arch, count in ((-1.0, upper), (1.0, lower)):  # -1: upper teeth, roots upward
         if count == 0:
             continue
         span = 0.84 * W
         pitch = span / count
-        tw, th = 0.42 * pitch, 0.22 * H
+        length = 0.4 * H
         for i in range(count):
-            cxi = W / 2 - span / 2 + pitch * (i + 0.5)
+            cxi = W / 2 - span / 2 + pitch * (i + 0.5) + rng.uniform(-0.03, 0.03) * pitch
             u = (cxi - W / 2) / (span / 2)
-            occl = 0.5 * H + arch * 0.04 * H - 0.06 * H * u * u  # smile curve
-            cyi = occl + arch * th * 0.95
-            angle = -0.25 * u * arch
-            sl, mask = shapes.blob(rng, shape, (cyi, cxi), (th, tw * rng.uniform(0.85, 1.0)),
-                                   angle=angle, irregularity=0.04, lobes=2)
-            # taper the root: narrower away from the occlusal plane
-            ys = np.arange(sl[0].start, sl[0].stop, dtype=np.float32)[:, None]
-            xs = np.arange(sl[1].start, sl[1].stop, dtype=np.float32)[None, :]
-            t = np.clip(arch * (ys - occl) / (2 * th), 0, 1)
-            width = tw * (1.05 - 0.7 * t ** 1.5)
-            mask = mask & (np.abs(xs - cxi - np.tan(angle) * (ys - cyi) * -1) < width)
-            regions.append((sl, mask))
-    for reg in regions:
-        sl, mask = reg
-        ys = np.arange(sl[0].start, sl[0].stop, dtype=np.float32)[:, None]
-        crown = np.abs(ys - 0.5 * H) < 0.12 * H
-        val = np.where(crown, 0.95, 0.75) + np.zeros(mask.shape, dtype=np.float32)
-        shapes.paint(x, reg, val)
+            occl = 0.5 * H + arch * 0.035 * H - 0.06 * H * u * u  # smile curve
+            half_w = 0.4 * pitch * (0.8 + 0.2 * abs(u)) * rng.uniform(0.92, 1.0)
+            teeth.append(_tooth(shape, occl, cxi, arch, length * rng.uniform(0.85, 1.0),
+                                half_w, angle=-0.3 * u * arch + rng.uniform(-0.04, 0.04)))
+    regions = [(sl, mask) for sl, mask, _, _ in teeth]
+    for sl, mask, t, uu in teeth:
+        val = np.where(t < 0.3, 0.97, 0.78) - np.where((np.abs(uu) < 0.2) & (t > 0.12) & (t < 0.9),
+                                                       0.2, 0.0)
+        shapes.paint(x, (sl, mask), val.astype(np.float32))
     return x, regions
 
 
@@ -321,12 +333,7 @@ def endoscopy(rng: np.random.Generator, shape: tuple[int, int] = (480, 560),
         lit = 0.75 + 0.3 * dome + 0.12 * ys
         polyp = np.array([240.0, 165.0, 130.0], dtype=np.float32)
         col = np.minimum(polyp * lit[..., None], 255.0)
-        ring = ndimage.binary_dilation(np.pad(mask, 4), iterations=max(2, int(0.012 * m)))
-        ring &= ~np.pad(mask, 4)
-        big = tuple(slice(max(0, a.start - 4), min(n, a.stop + 4)) for a, n in zip(sl, shape))
-        crop = tuple(slice(b.start - (a.start - 4), b.stop - (a.start - 4)) for b, a in zip(big, sl))
-        img[big][ring[crop]] *= 0.55  # shadow where the polyp meets the mucosa
-        _blend(img, reg, col, soft=0.0)
+        _blend(img, reg, col, soft=max(1.0, 0.003 * m))
         # specular highlights near the top of the dome
         cy_, cx_ = np.argwhere(dist == dist.max())[0]
         for _ in range(3):
@@ -416,11 +423,13 @@ def fundus(rng: np.random.Generator, shape: tuple[int, int] = (768, 768), n_inst
                       (0.5 * disc_r, 0.45 * disc_r), angle=0.0, irregularity=0.05, lobes=2)
     regions.append(cup)
     regions = regions[:n_instances]
-    _blend(img, disc, np.array([245.0, 200.0, 120.0], dtype=np.float32), soft=max(1.0, 0.01 * m))
+    _blend(img, disc, np.array([240.0, 175.0, 90.0], dtype=np.float32), soft=max(1.0, 0.004 * m))
     if n_instances >= 2:
-        _blend(img, cup, np.array([252.0, 235.0, 190.0], dtype=np.float32), soft=max(1.0, 0.004 * m))
+        _blend(img, cup, np.array([255.0, 245.0, 215.0], dtype=np.float32), soft=max(1.0, 0.002 * m))
     vessels = _vessel_tree(rng, shape, (dy, dx), disc_r, int(rng.integers(4, 7)))
     vessels = ndimage.gaussian_filter(vessels, max(0.5, 0.0015 * m))
+    on_disc = np.sqrt((yy - dy) ** 2 + (xx - dx) ** 2) < 1.1 * disc_r
+    vessels = np.where(on_disc, 0.35 * vessels, vessels)
     img = img * (1 - 0.55 * vessels[..., None]) + np.array([120.0, 20.0, 15.0],
                                                            dtype=np.float32) * 0.55 * vessels[..., None]
     extra = n_instances - len(regions)
@@ -502,8 +511,8 @@ def oct(rng: np.random.Generator, shape: tuple[int, int] = (496, 512), n_instanc
     H, W = shape
     yy, xx = _grid(H, W)
     xc = W * (0.5 + rng.uniform(-0.08, 0.08))
-    tilt = rng.uniform(-0.05, 0.05)
-    curve = 0.08 * H * ((xx - W / 2) / W) ** 2 * 4 + tilt * (xx - W / 2)
+    tilt = rng.uniform(-0.02, 0.02)
+    curve = 0.03 * H * ((xx - W / 2) / W) ** 2 * 4 + tilt * (xx - W / 2)
     pit = np.exp(-((xx - xc) / (0.09 * W)) ** 2)
     rpe = 0.62 * H + curve
     thick = 0.26 * H * (1 - 0.35 * pit)
@@ -519,10 +528,10 @@ def oct(rng: np.random.Generator, shape: tuple[int, int] = (496, 512), n_instanc
         refl = np.where((t >= a * inner) & (t < b * inner), val, refl)
     refl = np.where((t >= inner) & (t < 0.84), 0.12, refl)  # outer nuclear layer (dark)
     refl = np.where((t >= 0.84) & (t < 0.9), 0.75, refl)  # ellipsoid zone
-    rpe_band = (yy >= rpe) & (yy < rpe + 0.03 * H)
+    rpe_band = (yy >= rpe) & (yy < rpe + 0.035 * H)
     refl = np.where(rpe_band, 1.0, refl)
-    chor = (yy >= rpe + 0.03 * H) & (yy < rpe + 0.14 * H)
-    refl = np.where(chor, 0.5 * np.exp(-(yy - rpe) / (0.1 * H)), refl)
+    chor = (yy >= rpe + 0.035 * H) & (yy < rpe + 0.14 * H)
+    refl = np.where(chor, 0.22 * np.exp(-(yy - rpe) / (0.1 * H)), refl)
     regions: list[Region] = []
     cyst_allowed = (t > 0.4) & (t < 0.8) & (np.abs(xx - xc) > 0.03 * W) & (xx > 0.1 * W) & (xx < 0.9 * W)
     occupied = np.zeros(shape, dtype=bool)
