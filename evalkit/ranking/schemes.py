@@ -11,10 +11,12 @@ from __future__ import annotations
 import numpy as np
 
 from evalkit.ranking.ranks import rank_rows, round_for_ties
+from evalkit.ranking.table import RankingInputError
 
 
-class MissingPolicyError(ValueError):
-    """A scheme needs an explicit missing-value policy and the data has missing values."""
+class MissingPolicyError(RankingInputError):
+    """A scheme needs an explicit missing-value policy and the data has missing values
+    (a :class:`RankingInputError`, so callers that catch bad input catch this too)."""
 
 
 def apply_missing_policy(

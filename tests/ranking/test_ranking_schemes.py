@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from ranking_helpers import config, long_table
 
-from evalkit.ranking import MissingPolicyError, rank_results
+from evalkit.ranking import MissingPolicyError, RankingInputError, rank_results
 from evalkit.ranking.consensus import euclidean_consensus
 
 # DSC (larger better), 4 cases; B has no row for case 3 (inserted as missing).
@@ -58,6 +58,8 @@ def test_explicit_nan_counts_as_missing_not_inserted():
 def test_aggregate_then_rank_needs_explicit_missing_policy():
     with pytest.raises(MissingPolicyError, match="CT/DSC.*missing_value"):
         rank_results(long_table(EXAMPLE), config(scheme="aggregate-then-rank"))
+    with pytest.raises(RankingInputError):  # callers catching bad input catch this too
+        rank_results(long_table(EXAMPLE), config(scheme="test-then-rank"))
 
 
 def test_aggregate_then_rank_mean_fill_value():
