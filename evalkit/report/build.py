@@ -30,8 +30,14 @@ from tqdm import tqdm
 from evalkit.report import figures as F
 from evalkit.report import html as H
 from evalkit.report.inputs import RunData, last_log_line, load_run
-from evalkit.report.tables import (failure_counts, failure_details, format_leaderboard,
-                                   leaderboard, to_html_table, to_markdown)
+from evalkit.report.tables import (
+    failure_counts,
+    failure_details,
+    format_leaderboard,
+    leaderboard,
+    to_html_table,
+    to_markdown,
+)
 
 TOP_K = 3
 BASELINE_PATTERN = re.compile(r"baseline|litemedsam", re.IGNORECASE)

@@ -16,14 +16,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib import colormaps  # noqa: E402
-from matplotlib.colors import ListedColormap  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch, Rectangle  # noqa: E402
-from matplotlib.ticker import FuncFormatter, ScalarFormatter  # noqa: E402
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import FuncFormatter, ScalarFormatter
 
 MAX_LABEL = 22
 METRIC_COLOURS = {"DSC": "#1f77b4", "NSD": "#ff7f0e"}
@@ -42,7 +42,7 @@ def short(name: str, n: int = MAX_LABEL) -> str:
     return name[: (keep + 1) // 2] + "…" + name[len(name) - keep // 2:]
 
 
-def rank_label(algorithm: str, rank: int | float | None) -> str:
+def rank_label(algorithm: str, rank: float | None) -> str:
     if rank is None or (isinstance(rank, float) and math.isnan(rank)):
         return short(algorithm)
     return f"{int(rank)} {short(algorithm)}"
@@ -289,7 +289,7 @@ def _blob(ax, freq: pd.DataFrame, summary: pd.DataFrame, order: Sequence[str], t
     k = len(order)
     idx = {a: i for i, a in enumerate(order)}
     f = freq[freq["algorithm"].isin(idx)]
-    ax.scatter(f["algorithm"].map(idx), f["rank"], s=max_area * f["frequency"], color="#4c72b0",
+    ax.scatter(f["algorithm"].map(idx), f["rank"], s=max_area * f["share"], color="#4c72b0",
                alpha=0.55, linewidths=0)
     s = summary[summary["algorithm"].isin(idx)]
     xs = s["algorithm"].map(idx).to_numpy()
@@ -309,7 +309,7 @@ def plot_blob(freq: pd.DataFrame, summary: pd.DataFrame, order: Sequence[str],
     """Bootstrap blob plot: circle area ∝ frequency of each rank over the bootstrap
     samples; × = median rank, vertical line = 2.5 %–97.5 % interval (challengeR).
 
-    ``freq``: ``algorithm, rank, frequency`` (frequency in 0..1); ``summary``:
+    ``freq``: ``algorithm, rank, share`` (share of bootstrap samples, 0..1); ``summary``:
     ``algorithm, median_rank, rank_lo, rank_hi``.
     """
     k = len(order)

@@ -264,6 +264,12 @@ def load_run(run_dir: str | Path) -> RunData:
                 if col in df.columns:
                     df[col] = df[col].fillna("").astype(str)
         ranking[name] = df
+    freq = ranking["bootstrap_rank_frequencies"]
+    if freq is not None:
+        # ``frequency`` may be a count or a share: the figures use the share per
+        # (scope, task, metric, algorithm), which is the same under both conventions.
+        total = freq.groupby(["scope", "task", "metric", "algorithm"])["frequency"].transform("sum")
+        freq["share"] = (freq["frequency"] / total.where(total > 0)).fillna(0.0)
     if ranking["bootstrap_ranks"] is None:
         notes.append("ranking/bootstrap_ranks.csv not found: bootstrap rank intervals omitted.")
 

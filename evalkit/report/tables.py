@@ -83,6 +83,8 @@ def leaderboard(final_ranking: pd.DataFrame, results: pd.DataFrame,
     board = final_ranking[["final_rank", "algorithm", "consensus_score"]].rename(
         columns={"consensus_score": "mean_rank"})
     board = board.sort_values(["final_rank", "algorithm"], kind="stable").reset_index(drop=True)
+    fr = pd.to_numeric(board["final_rank"])
+    board["final_rank"] = fr.astype(int) if (fr.notna().all() and (fr % 1 == 0).all()) else fr
 
     boot_cols = ["boot_median_rank", "rank_ci_lo", "rank_ci_hi", "p_rank1"]
     if bootstrap_ranks is not None:
@@ -179,9 +181,7 @@ def format_leaderboard(board: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
             out["95% rank interval"] = [
                 "–" if (pd.isna(lo) or pd.isna(hi)) else f"[{lo:g}, {hi:g}]"
                 for lo, hi in zip(board["rank_ci_lo"], board["rank_ci_hi"])]
-        elif col == "mean_rank":
-            out[col] = [_fmt(x, 3) for x in v]
-        elif col == "p_rank1":
+        elif col == "mean_rank" or col == "p_rank1":
             out[col] = [_fmt(x, 3) for x in v]
         elif col.startswith("RunningTime"):
             out[col] = [_fmt(x, 2) for x in v]

@@ -169,15 +169,16 @@ def make_run(root: Path, *, n_algorithms: int = 23, per_modality: int = 8, seed:
 
 
 def write_ranking_outputs(results: pd.DataFrame, out: Path, B: int, seed: int) -> str:
-    """Ranking CSVs via evalkit.ranking when available; returns which was used."""
+    """Ranking CSVs via evalkit.ranking (the real stage) with ``B`` bootstrap samples;
+    falls back to ``mini_ranking`` only where evalkit.ranking is absent. Returns which
+    was used."""
     try:
-        from evalkit.ranking import rank_results, write_ranking  # type: ignore[attr-defined]
+        from evalkit.ranking import rank_results, write_ranking
     except ImportError:
         from .mini_ranking import write_ranking as mini
 
         mini(results, out, B=B, seed=seed)
         return "mini"
-    challenge = load_challenge()
-    ranking = rank_results(results, challenge=challenge, bootstrap_samples=B, seed=seed)
-    write_ranking(ranking, out)
+    config = dict(load_challenge().ranking, bootstrap_samples=B, seed=seed)
+    write_ranking(rank_results(results, config), out)
     return "evalkit.ranking"

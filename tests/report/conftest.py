@@ -1,0 +1,34 @@
+"""Fixtures: synthetic run folders (23 algorithms, and 4 at demo scale) and their reports,
+built once per session."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from evalkit.report import build_report
+
+from .synthetic import make_run
+
+
+@pytest.fixture(scope="session")
+def run23(tmp_path_factory) -> Path:
+    return make_run(tmp_path_factory.mktemp("run23") / "run", n_algorithms=23, per_modality=12,
+                    bootstrap_samples=40, seed=1)
+
+
+@pytest.fixture(scope="session")
+def report23(run23):
+    t0 = time.perf_counter()
+    report = build_report(run23, progress=False)
+    print(f"\n23-algorithm report rendered in {time.perf_counter() - t0:.1f} s "
+          f"({len(report.figures)} figures)")
+    return report
+
+
+@pytest.fixture(scope="session")
+def run4(tmp_path_factory) -> Path:
+    return make_run(tmp_path_factory.mktemp("run4") / "run", n_algorithms=4, per_modality=5,
+                    bootstrap_samples=20, seed=2)
