@@ -157,10 +157,14 @@ def prepare_results(results: pd.DataFrame, directions: dict[str, str]) -> Result
         cases = tuple(str(x) for x in labels["case"][case_ids])
         metrics = tuple(str(x) for x in labels["metric"][metric_ids])
         if len(cases) < 2:
-            raise RankingInputError(
-                f"results table: task '{task}' has {len(cases)} case ({list(cases)}); ranking, "
-                "significance tests and the bootstrap need at least two cases per task. "
-                "Remove the task or add cases."
+            # Not an error: a one-case task still has a well-defined ranking (its per-case
+            # ranks), and the Wilcoxon test is defined (as in R) but can never reach
+            # significance on one pair; every bootstrap sample redraws the same case.
+            warnings.warn(
+                f"ranking task {task}: only {len(cases)} case ({list(cases)}); it is ranked, "
+                "but no pair can be significant (one paired difference, p >= 0.5) and its "
+                "bootstrap ranking is trivially stable. Add cases for a meaningful analysis.",
+                stacklevel=2,
             )
         arr = np.full((len(metrics), len(cases), len(algorithms)), np.nan)
         arr[m, c, codes["algorithm"][idx]] = vals[idx]

@@ -56,10 +56,19 @@ def test_single_algorithm_is_an_error():
         rank_results(long_table({"A": [0.9, 0.6, 0.8]}), config())
 
 
-def test_task_with_one_case_is_an_error():
+def test_task_with_one_case_is_ranked_with_a_warning():
+    """A demo-sized test set has one case per modality: it is ranked on that case, with a
+    warning that no pair can be significant (one paired difference gives p >= 0.5, as R's
+    wilcox.test does) and that its bootstrap is trivially stable."""
     df = pd.concat([long_table(GOOD, task="CT"), long_table({"A": [0.5], "B": [0.4]}, task="MR")])
-    with pytest.raises(RankingInputError, match=r"task 'MR' has 1 case \(\['MR_c0'\]\)"):
-        rank_results(df, config())
+    with pytest.warns(UserWarning, match=r"task MR: only 1 case \(\['MR_c0'\]\)"):
+        res = rank_results(df, config())
+    mr = res.task_ranking[res.task_ranking.task == "MR"].set_index("algorithm")["rank"]
+    assert mr["A"] == 1 and mr["B"] == 2
+    sig = res.significance[res.significance.task == "MR"]
+    ab = sig[sig.algorithm.isin(["A", "B"]) & sig.other.isin(["A", "B"])]
+    assert len(ab) == 2 and (ab["p_raw"] >= 0.5).all()
+    assert not sig["significant"].any()
 
 
 def test_task_with_one_algorithm_ranks_the_others_worst_with_a_warning():
