@@ -3,7 +3,8 @@
 Runs in the export environment: ``build_lite_medsam()`` with the verified
 ``lite_medsam.pth``, the official pre-processing and the official PyTorch
 post-processing (``F.interpolate(..., mode="bilinear", align_corners=False)``),
-re-encoding every slice for every box exactly like the challenge baseline.
+re-encoding every slice for every box exactly like the challenge baseline
+(``--cache-embeddings`` encodes each slice once: the same masks, faster).
 Writes ``<outputs>/<case>.npz`` (``segs`` uint16) for every ``<inputs>/*.npz``.
 
 Usage: ``python torch_reference.py --inputs DIR --outputs DIR``
@@ -37,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--inputs", required=True)
     p.add_argument("--outputs", required=True)
+    p.add_argument("--cache-embeddings", action="store_true",
+                   help="encode each slice once per case (identical masks, fewer encoder runs)")
     args = p.parse_args(argv)
     net = load_model()
     enc, dec = Encoder(net).eval(), Decoder(net).eval()
@@ -49,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     def decode(emb: torch.Tensor, box: np.ndarray) -> np.ndarray:
         return dec(emb, torch.from_numpy(box))[0].numpy()
 
-    predictor = SamBoxPredictor(encode, decode, Card(), cache_embeddings=False,
+    predictor = SamBoxPredictor(encode, decode, Card(), cache_embeddings=args.cache_embeddings,
                                 upsample=torch_upsample)
 
     def predict(case: Case) -> np.ndarray:
