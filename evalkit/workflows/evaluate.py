@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
+import warnings
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +28,7 @@ from evalkit.contract import discover_cases
 from evalkit.metrics.folder import write_scores
 from evalkit.metrics.scoring import score_case
 from evalkit.metrics.settings import settings_from_challenge
-from evalkit.ranking import rank_results, write_ranking
+from evalkit.ranking import parse_settings, rank_results, write_ranking
 from evalkit.ranking.table import RankingInputError
 from evalkit.report import build_report
 from evalkit.runner import ImageRecord, intake, latest_by_case, read_journal, run_submission
@@ -172,6 +174,7 @@ def evaluate(submissions: list[Submission], cases_dir: Path, run_dir: Path, chal
     """
     from evalkit.runner import ensure_engine
 
+    parse_settings(challenge.ranking)  # a bad [ranking] section fails now, not after the runs
     cases = case_table(cases_dir, challenge)
     if (cases["gt_path"] == "").any():
         missing = cases.loc[cases["gt_path"] == "", "case"].tolist()[:5]
@@ -198,7 +201,10 @@ def rank_and_report(run: RunFolder, challenge: Challenge, notes: list[str] | Non
         notes.append("ranking skipped: it needs at least two submissions in the run")
     else:
         try:
-            ranking = rank_results(results, challenge.ranking)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                ranking = rank_results(results, challenge.ranking)
+            notes += _summarise_warnings([str(w.message) for w in caught])
         except RankingInputError as exc:
             notes.append(f"ranking skipped: {exc}")
         else:
@@ -209,6 +215,17 @@ def rank_and_report(run: RunFolder, challenge: Challenge, notes: list[str] | Non
     else:
         notes += list(build_report(run.root, run.report_dir).notes)
     return EvaluateOutcome(run, board, notes)
+
+
+def _summarise_warnings(messages: list[str]) -> list[str]:
+    """Ranking warnings as notes; the per-task one-case warnings folded into one line."""
+    one_case = [m for m in messages if re.match(r"ranking task \S+: only 1 case", m)]
+    notes = [m for m in dict.fromkeys(messages) if m not in one_case]
+    if one_case:
+        tasks = [m.split()[2].rstrip(":") for m in one_case]
+        notes.append(f"{len(tasks)} task(s) have a single case ({', '.join(tasks)}): they are ranked "
+                     "on it, but no difference there can be significant and their bootstrap is trivial")
+    return notes
 
 
 def _check_same_image(run: RunFolder, name: str, image: ImageRecord) -> None:

@@ -51,6 +51,8 @@ def _run_dir(args, subs) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from evalkit.ranking import RankingConfigError
+    from evalkit.runner import EngineError, IntakeError
     from evalkit.workflows.evaluate import Submission, evaluate
     from evalkit.workflows.runfolder import RunFolderError
 
@@ -63,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         subs = [Submission.parse(t) for t in texts]
         outcome = evaluate(subs, args.cases, _run_dir(args, subs), challenge,
                            progress=not args.no_progress, command=sys.argv)
-    except (ConfigError, ContractError, RunFolderError, FileNotFoundError) as exc:
+    except (ConfigError, ContractError, RunFolderError, FileNotFoundError, RankingConfigError,
+            EngineError, IntakeError) as exc:
         print(f"evalkit evaluate: {exc}", file=sys.stderr)
         return 2
     board = outcome.run.report_dir / "leaderboard.md"
