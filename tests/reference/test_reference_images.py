@@ -1,0 +1,195 @@
+"""The real reference images, end to end, through the real runner (evalkit.runner).
+
+Builds the images with ``reference_submissions/build.py`` (idempotent: the
+export env, the LiteMedSAM export, the wheelhouse and each image are reused
+when present), runs them on the ``evalkit demo-data --preset tiny`` cases in
+locked-down containers (no network, non-root, read-only inputs, 8 GB, CPU
+limit) and compares against PyTorch LiteMedSAM run on the host in the export
+environment.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reference_phantoms import make_2d, make_3d, per_instance_dsc
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+REF = REPO / "reference_submissions"
+BUILD = REF / "build.py"
+EXPORT_PY = REPO / ".venv-export" / "bin" / "python"
+CACHE = Path.home() / ".cache" / "evalkit" / "torch-reference"
+
+
+@pytest.fixture(scope="session")
+def reference_images(docker_client) -> dict[str, str]:
+    names = ["litemedsam-openvino", "litemedsam-pytorch", "box-fill", "box-threshold"]
+    cmd = [sys.executable, str(BUILD)] + [a for n in names for a in ("--only", n)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, check=False)
+    assert proc.returncode == 0, f"build.py failed:\n{proc.stderr[-4000:]}"
+    refs = dict(line.split(" -> ", 1) for line in proc.stdout.splitlines() if " -> " in line)
+    assert set(names) <= set(refs), proc.stdout
+    return refs
+
+
+@pytest.fixture(scope="session")
+def demo_cases(tmp_path_factory) -> tuple[list[Path], Path]:
+    """Input paths and the GT folder of the tiny demo preset (own phantoms if absent)."""
+    out = tmp_path_factory.mktemp("demo")
+    proc = subprocess.run([sys.executable, "-m", "evalkit.cli", "demo-data", "--out", str(out),
+                           "--preset", "tiny"], capture_output=True, text=True, check=False)
+    imgs, gts = out / "imgs", out / "gts"
+    if proc.returncode != 0 or not list(imgs.glob("*.npz")):
+        print(f"evalkit demo-data unavailable ({proc.stderr.strip()[-200:]}); using own phantoms")
+        imgs.mkdir(parents=True, exist_ok=True)
+        gts.mkdir(parents=True, exist_ok=True)
+        for name, fn, kw in [("2DBox_US_0001", make_2d, {"n": 1}),
+                             ("2DBox_Microscopy_0001", make_2d, {"n": 4}),
+                             ("3DBox_CT_0001", make_3d, {"d": 8, "h": 64, "w": 64})]:
+            gt = fn(imgs / f"{name}.npz", **kw)
+            np.savez_compressed(gts / f"{name}.npz", gts=gt)
+    files = sorted(imgs.glob("*.npz"))
+    assert any(f.name.startswith("3D") for f in files) and any(f.name.startswith("2D") for f in files)
+    return files, gts
+
+
+def torch_reference(inputs: list[Path], tmp: Path) -> Path:
+    """Outputs of host PyTorch LiteMedSAM for ``inputs`` (cached by input + code hash)."""
+    if not EXPORT_PY.exists():
+        pytest.fail(f"{EXPORT_PY} missing although build.py should have created it")
+    h = hashlib.sha256()
+    for f in sorted(inputs) + [REF / "export" / "torch_reference.py",
+                               REF / "export" / "export_litemedsam.py",
+                               REF / "common" / "sam_algo.py", REF / "common" / "case_io.py"]:
+        h.update(f.name.encode() + hashlib.sha256(f.read_bytes()).digest())
+    out = CACHE / h.hexdigest()[:16]
+    if out.is_dir() and all((out / f.name).exists() for f in inputs):
+        return out
+    staged = tmp / "torch-ref-in"
+    staged.mkdir()
+    for f in inputs:
+        shutil.copy(f, staged / f.name)
+    partial = out.with_name(out.name + ".part")
+    shutil.rmtree(partial, ignore_errors=True)
+    proc = subprocess.run([str(EXPORT_PY), str(REF / "export" / "torch_reference.py"),
+                           "--inputs", str(staged), "--outputs", str(partial), "--cache-embeddings"],
+                          capture_output=True, text=True, timeout=3600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    shutil.rmtree(out, ignore_errors=True)
+    partial.rename(out)
+    return out
+
+
+def run_image(ref: str, cases, run_dir: Path, name: str, config=None):
+    from evalkit.runner.intake import intake
+    from evalkit.runner.run import run_submission
+
+    import docker
+
+    client = docker.from_env()
+    image = intake(ref, client, name=name)
+    records = run_submission(image, cases, run_dir, config=config, name=name, client=client,
+                             progress=False)
+    return image, {r.case: r for r in records}
+
+
+def test_openvino_image_matches_pytorch_litemedsam(reference_images, demo_cases, tmp_path):
+    files, _ = demo_cases
+    image, recs = run_image(reference_images["litemedsam-openvino"], files, tmp_path / "run", "ov")
+    assert image.user not in ("", "0", "root") and not image.user.startswith("0:")
+    print(f"litemedsam-openvino image: {image.size_bytes / 1e6:.0f} MB, user {image.user}")
+    ref_dir = torch_reference(files, tmp_path)
+    out_dir = tmp_path / "run" / "submissions" / "ov" / "outputs"
+    for f in files:
+        rec = recs[f.stem]
+        assert rec.status == "ok", (f.stem, rec.status, rec.reason)
+        ours = np.load(out_dir / f.name, allow_pickle=False)["segs"]
+        ref = np.load(ref_dir / f.name, allow_pickle=False)["segs"]
+        assert ours.dtype == np.uint16 and ours.shape == ref.shape
+        n = len(np.load(f, allow_pickle=False)["boxes"])
+        dscs = per_instance_dsc(ours, ref, n)
+        print(f.stem, f"wall {rec.wall_s:.2f} s", "per-instance DSC vs PyTorch:",
+              [round(d, 4) for d in dscs])
+        assert min(dscs) >= 0.99, (f.stem, dscs)
+        assert any((ref == i).any() for i in range(1, n + 1)), "reference segmented nothing"
+
+
+MALFORMED = {
+    "2DBox_US_0091": ({"imgs": np.zeros((64, 64, 3), np.uint8)}, "key 'boxes'"),
+    "2DBox_US_0092": ({"imgs": np.zeros((64, 64, 3), np.uint8),
+                       "boxes": np.array([[10, 10, 200, 40]])}, "inside the image"),
+    "2DBox_US_0093": ({"imgs": np.zeros((64, 64, 3), np.uint8),
+                       "boxes": np.zeros((0, 4), np.int64)}, "at least one box"),
+    "3DBox_CT_0094": ({"imgs": np.zeros((6, 64, 64), np.uint8), "spacing": np.ones(3),
+                       "boxes": np.array([[10, 10, 40, 40]])}, "(N, 6)"),
+}
+
+
+@pytest.mark.parametrize("image_name", ["litemedsam-openvino", "litemedsam-pytorch",
+                                        "box-threshold"])
+def test_malformed_inputs_fail_with_a_clear_message(reference_images, tmp_path, image_name):
+    from evalkit.runner.execute import CaseJob
+
+    jobs = []
+    for name, (arrays, _) in MALFORMED.items():
+        path = tmp_path / f"{name}.npz"
+        np.savez(path, **arrays)
+        shape = arrays["imgs"].shape[:2] if name.startswith("2D") else arrays["imgs"].shape
+        jobs.append(CaseJob(name, path, expected_shape=tuple(shape)))  # bypass the runner's check
+    _, recs = run_image(reference_images[image_name], jobs, tmp_path / "run", image_name)
+    logs = tmp_path / "run" / "submissions" / image_name / "logs"
+    for name, (_, needle) in MALFORMED.items():
+        rec = recs[name]
+        assert rec.status == "nonzero_exit" and rec.exit_code == 2, (name, rec)
+        assert needle in rec.reason and name in rec.reason, (name, rec.reason)
+        log = (logs / f"{name}.log").read_text()
+        assert "Traceback" not in log, log
+
+
+def test_pytorch_baseline_and_classical_images(reference_images, demo_cases, tmp_path):
+    files, gts = demo_cases
+    two_d = [f for f in files if f.name.startswith("2D")][:1]
+    _, ov = run_image(reference_images["litemedsam-openvino"], two_d, tmp_path / "run", "ov")
+    _, pt = run_image(reference_images["litemedsam-pytorch"], two_d, tmp_path / "run", "pt")
+    for f in two_d:
+        assert ov[f.stem].status == "ok" and pt[f.stem].status == "ok", (ov, pt)
+        a = np.load(tmp_path / "run/submissions/ov/outputs" / f.name)["segs"]
+        b = np.load(tmp_path / "run/submissions/pt/outputs" / f.name)["segs"]
+        n = len(np.load(f)["boxes"])
+        assert min(per_instance_dsc(a, b, n)) >= 0.99
+    for name in ("box-fill", "box-threshold"):
+        _, recs = run_image(reference_images[name], files, tmp_path / "run", name)
+        scores = []
+        for f in files:
+            assert recs[f.stem].status == "ok", (name, recs[f.stem])
+            segs = np.load(tmp_path / "run/submissions" / name / "outputs" / f.name)["segs"]
+            gt = np.load(gts / f.name)["gts"]
+            scores += per_instance_dsc(segs, gt, int(gt.max()))
+        print(name, "mean DSC vs GT", round(float(np.mean(scores)), 3))
+        assert 0.2 < np.mean(scores) < 1.0, (name, scores)  # real, imperfect segmentations
+
+
+def test_threads_follow_the_cpu_limit(reference_images, demo_cases, tmp_path):
+    from evalkit.config import Challenge, load_challenge
+
+    base = load_challenge()
+    data = copy.deepcopy(base.data)
+    data["runner"]["cpus"] = 1.0
+    one_cpu = Challenge(data=data, source="test:cpus=1")
+    files, _ = demo_cases
+    f = [f for f in files if f.name.startswith("2D")][:1]
+    _, recs = run_image(reference_images["litemedsam-openvino"], f, tmp_path / "run", "ov1",
+                        config=one_cpu)
+    assert recs[f[0].stem].status == "ok"
+    log = (tmp_path / "run/submissions/ov1/logs" / f"{f[0].stem}.log").read_text()
+    assert "OpenVINO, 1 threads" in log, log
