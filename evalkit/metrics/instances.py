@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.metrics.boxes import bounding_boxes
-from evalkit.metrics.surface import surface_overlap
+from evalkit.metrics.surface import padded_surface_overlap, padding
 
 INSTANCE_COLUMNS = ["label", "dsc", "nsd", "gt_voxels", "pred_voxels"]
 
@@ -51,6 +51,7 @@ def score_instances(
     if any(x < 1 for x in labels):
         raise ValueError("labels must be >= 1")
     top = max(labels, default=0)
+    pad = padding(kind, spacing, tolerance_mm)
     gt_boxes = bounding_boxes(gt, top)
     pred_boxes = bounding_boxes(pred, top)
     rows = []
@@ -60,21 +61,40 @@ def score_instances(
             rows.append((label, math.nan, math.nan, 0, 0))
             continue
         box = _union(gb, pb)
-        g = gt[box] == label
-        p = pred[box] == label
+        g = padded_mask(gt, label, box, pad)
+        p = padded_mask(pred, label, box, pad)
         n_g = int(np.count_nonzero(g))
         n_p = int(np.count_nonzero(p))
         inter = int(np.count_nonzero(g & p)) if n_g and n_p else 0
         dsc = 2 * inter / (n_g + n_p)
         nsd = math.nan
         if compute_nsd:
-            nsd = surface_overlap(
+            nsd = padded_surface_overlap(
                 g, p, kind=kind, spacing=spacing, tolerance_mm=tolerance_mm
             ).surface_dice
         rows.append((label, dsc, nsd, n_g, n_p))
     table = pd.DataFrame(rows, columns=INSTANCE_COLUMNS)
     return table.astype({"label": "int64", "dsc": "float64", "nsd": "float64",
                          "gt_voxels": "int64", "pred_voxels": "int64"})
+
+
+def padded_mask(
+    labels: np.ndarray, label: int, box: tuple[slice, ...], pad: tuple[int, ...]
+) -> np.ndarray:
+    """``labels == label`` on ``box`` grown by ``pad`` voxels per side (bool, C-contiguous).
+
+    ``box`` must hold every voxel of ``label``; the margin reads the array where
+    it exists (other labels there compare False) and is background beyond it.
+    """
+    lo = [s.start - p for s, p in zip(box, pad)]
+    hi = [s.stop + p for s, p in zip(box, pad)]
+    if all(a >= 0 for a in lo) and all(b <= n for b, n in zip(hi, labels.shape)):
+        return labels[tuple(slice(a, b) for a, b in zip(lo, hi))] == label
+    out = np.zeros([b - a for a, b in zip(lo, hi)], dtype=bool)
+    src = tuple(slice(max(a, 0), min(b, n)) for a, b, n in zip(lo, hi, labels.shape))
+    dst = tuple(slice(s.start - a, s.stop - a) for s, a in zip(src, lo))
+    np.equal(labels[src], label, out=out[dst])
+    return out
 
 
 def _union(a: tuple[slice, ...] | None, b: tuple[slice, ...] | None) -> tuple[slice, ...]:

@@ -34,6 +34,7 @@ Three surfel *kinds* exist:
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -202,19 +203,44 @@ def surface_overlap(
             f"gt and pred must be {table.ndim}D arrays of one shape for kind {kind!r}, "
             f"found {gt.shape} and {pred.shape}"
         )
+    pad = padding(kind, spacing, tolerance_mm)
+    width = [(p, p) for p in pad]
+    return padded_surface_overlap(
+        np.pad(gt.astype(bool, copy=False), width),
+        np.pad(pred.astype(bool, copy=False), width),
+        kind=kind, spacing=spacing, tolerance_mm=tolerance_mm,
+    )
+
+
+def padding(kind: str, spacing: tuple[float, ...], tolerance_mm: float) -> tuple[int, ...]:
+    """Background margin (voxels per axis) :func:`padded_surface_overlap` needs around the masks.
+
+    One voxel so every corner touching a mask exists, plus the reach of the
+    tolerance offsets so that ``corner + offset`` never leaves the array.
+    """
+    table = surfel_table(kind, tuple(spacing))
     offsets = tolerance_offsets(table.spacing, float(tolerance_mm))
-    reach = np.abs(offsets).max(axis=0) if len(offsets) else np.zeros(table.ndim, np.int64)
-    pad = [(int(r) + 1, int(r) + 1) for r in reach]
-    g_surf, g_codes = _surfels(gt, pad, table)
-    p_surf, p_codes = _surfels(pred, pad, table)
-    g_idx = np.flatnonzero(g_surf)
-    p_idx = np.flatnonzero(p_surf)
-    g_area = table.area[g_codes.ravel()[g_idx]]
-    p_area = table.area[p_codes.ravel()[p_idx]]
-    strides = np.cumprod((g_surf.shape[1:] + (1,))[::-1])[::-1]
-    flat_offsets = offsets @ strides if len(offsets) else np.zeros(0, np.int64)
-    g_hit = _within(g_idx, p_surf.ravel(), flat_offsets)
-    p_hit = _within(p_idx, g_surf.ravel(), flat_offsets)
+    if len(offsets) == 0:
+        return (1,) * table.ndim
+    return tuple(int(r) + 1 for r in np.abs(offsets).max(axis=0))
+
+
+def padded_surface_overlap(
+    gt: np.ndarray, pred: np.ndarray, *, kind: str, spacing: tuple[float, ...], tolerance_mm: float
+) -> SurfaceOverlap:
+    """:func:`surface_overlap` of masks that already carry :func:`padding` of background.
+
+    ``gt``, ``pred``: bool arrays of one shape whose outer ``padding(...)``
+    voxels on every side are False (not checked).
+    """
+    table = surfel_table(kind, tuple(spacing))
+    offsets = tolerance_offsets(table.spacing, float(tolerance_mm))
+    g = surfels(gt, table)
+    p = surfels(pred, table)
+    g_area = table.area[g.codes]
+    p_area = table.area[p.codes]
+    g_hit = g.test(dilate_bits(p.bitmap, offsets))
+    p_hit = p.test(dilate_bits(g.bitmap, offsets))
     return SurfaceOverlap(
         gt_area=float(g_area.sum()),
         gt_within=float(g_area[g_hit].sum()),
@@ -223,32 +249,115 @@ def surface_overlap(
     )
 
 
-def _surfels(mask: np.ndarray, pad: list[tuple[int, int]], table: SurfelTable):
-    """Surfel grid (bool) and codes on the corner grid of ``mask`` padded by ``pad``."""
-    padded = np.zeros(tuple(n + a + b for n, (a, b) in zip(mask.shape, pad)), dtype=np.uint8)
-    padded[tuple(slice(a, a + n) for n, (a, _) in zip(mask.shape, pad))] = mask
-    codes = corner_codes(padded)
-    surf = codes != 0
-    if table.full_code is not None:
-        surf &= codes != table.full_code
-    return surf, codes
+@dataclass(frozen=True)
+class Surfels:
+    """The surfels of one padded mask.
 
-
-def _within(idx: np.ndarray, other: np.ndarray, flat_offsets: np.ndarray) -> np.ndarray:
-    """For flat corner indices ``idx``: is some ``other`` surfel at one of ``flat_offsets``?
-
-    The grid is padded by the offsets' reach, so ``idx + offset`` never leaves it
-    or wraps to another row.
+    ``bitmap``: uint8, the mask's shape with the last axis packed 8 corners a
+    byte (``np.packbits`` order): bit set = the corner is a surfel. Corner ``c``
+    sits between voxels ``c`` and ``c + 1`` on every axis. ``byte``/``bit``:
+    where each surfel's bit is (flat byte index, bit 0..7 from the most
+    significant); ``codes``: uint8 neighbour codes, in the same (raster) order.
     """
-    hit = np.zeros(idx.shape, dtype=bool)
-    if idx.size == 0 or flat_offsets.size == 0:
-        return hit
-    hit[:] = other[idx + flat_offsets[0]]
-    todo = np.flatnonzero(~hit)
-    for off in flat_offsets[1:]:
-        if todo.size == 0:
-            break
-        found = other[idx[todo] + off]
-        hit[todo[found]] = True
-        todo = todo[~found]
-    return hit
+
+    bitmap: np.ndarray
+    byte: np.ndarray
+    bit: np.ndarray
+    codes: np.ndarray
+
+    def test(self, bitmap: np.ndarray) -> np.ndarray:
+        """Is each surfel's corner set in ``bitmap`` (same layout as ``self.bitmap``)?"""
+        if self.byte.size == 0:
+            return np.zeros(0, dtype=bool)
+        return ((bitmap.reshape(-1)[self.byte] >> (7 - self.bit)) & 1).astype(bool)
+
+
+def surfels(mask: np.ndarray, table: SurfelTable) -> Surfels:
+    """Surfels of a padded bool mask (its last voxel on every axis must be background).
+
+    Mixed neighbourhoods are found on bit-packed rows (8 voxels a byte, OR and
+    AND of the ``2**ndim`` neighbours), so the full-size work is one pass to
+    pack; codes are then gathered only at the surfels.
+    """
+    mask = np.ascontiguousarray(mask, dtype=bool)
+    ndim = mask.ndim
+    packed = np.packbits(mask, axis=-1)
+    nxt = _shift_bits(packed, 1)  # the neighbour along the last axis
+    any_ = packed | nxt
+    all_ = packed & nxt if table.full_code is not None else None
+    for axis in range(ndim - 2, -1, -1):
+        any_ = _pair(any_, axis, np.bitwise_or)
+        if all_ is not None:
+            all_ = _pair(all_, axis, np.bitwise_and)
+    bitmap = any_ if all_ is None else any_ & ~all_
+    byte = np.flatnonzero(bitmap)
+    hits = np.flatnonzero(np.unpackbits(bitmap.reshape(-1)[byte]))
+    byte, bit = byte[hits >> 3], (hits & 7).astype(np.uint8)
+    # flat voxel index of each corner: row * width + 8 * byte-in-row + bit
+    n_bytes, width = bitmap.shape[-1], mask.shape[-1]
+    row, col = np.divmod(byte, n_bytes)
+    flat = row * width + col * 8 + bit
+    strides = np.cumprod((mask.shape[1:] + (1,))[::-1])[::-1]
+    m = mask.reshape(-1).view(np.uint8)
+    codes = np.zeros(flat.shape, dtype=np.uint8)
+    n_bits = 1 << ndim
+    for j, delta in enumerate(itertools.product((0, 1), repeat=ndim)):
+        codes |= m[flat + int(np.dot(delta, strides))] << np.uint8(n_bits - 1 - j)
+    return Surfels(bitmap, byte, bit, codes)
+
+
+def _pair(a: np.ndarray, axis: int, op) -> np.ndarray:
+    """``op`` of each element with its successor along ``axis`` (the last one with 0)."""
+    out = np.zeros_like(a)
+    lo = [slice(None)] * a.ndim
+    hi = [slice(None)] * a.ndim
+    lo[axis] = slice(None, -1)
+    hi[axis] = slice(1, None)
+    op(a[tuple(lo)], a[tuple(hi)], out=out[tuple(lo)])
+    return out
+
+
+def _shift_bits(packed: np.ndarray, k: int) -> np.ndarray:
+    """Bitmap whose corner ``c`` holds corner ``c + k`` of ``packed`` along the last axis (0 fill)."""
+    nbytes, r = divmod(abs(k), 8)
+    if r == 0:
+        x = packed.copy()
+    elif k > 0:  # bits move towards lower corners
+        x = packed << np.uint8(r)
+        x[..., :-1] |= packed[..., 1:] >> np.uint8(8 - r)
+    else:
+        x = packed >> np.uint8(r)
+        x[..., 1:] |= packed[..., :-1] << np.uint8(8 - r)
+    if nbytes == 0:
+        return x
+    out = np.zeros_like(x)
+    n = x.shape[-1]
+    if nbytes < n:
+        if k > 0:
+            out[..., : n - nbytes] = x[..., nbytes:]
+        else:
+            out[..., nbytes:] = x[..., : n - nbytes]
+    return out
+
+
+def dilate_bits(bitmap: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """``out[c] = OR over offsets o of bitmap[c + o]`` on a packed bitmap (0 outside)."""
+    out = np.zeros_like(bitmap)
+    if len(offsets) == 0:
+        return out
+    shifted: dict[int, np.ndarray] = {}
+    lead = bitmap.shape[:-1]
+    for off in offsets.tolist():
+        *lo_off, last = off
+        src = shifted.get(last)
+        if src is None:
+            src = shifted[last] = _shift_bits(bitmap, last) if last else bitmap
+        dst_sl, src_sl = [], []
+        for o, n in zip(lo_off, lead):
+            if o >= n or -o >= n:
+                break
+            dst_sl.append(slice(max(0, -o), n - max(0, o)))
+            src_sl.append(slice(max(0, o), n + min(0, o)))
+        else:
+            out[tuple(dst_sl)] |= src[tuple(src_sl)]
+    return out

@@ -177,3 +177,17 @@ def test_bad_arguments_are_refused():
         surface_overlap(m, m, kind="4d", spacing=(1.0, 1.0), tolerance_mm=2)
     with pytest.raises(ValueError, match="one shape"):
         surface_overlap(m, np.zeros((3, 4), bool), kind="2d-contour", spacing=(1.0, 1.0), tolerance_mm=2)
+
+
+@pytest.mark.parametrize("kind", ["3d", "2d-contour"])
+def test_long_reach_along_the_packed_axis(kind):
+    # fine spacing along the last axis: offsets of more than 8 corners (several bytes of bits)
+    rng = np.random.default_rng(21)
+    spacing = (1.0, 1.0, 0.15) if kind == "3d" else (1.0, 0.15)
+    for _ in range(15):
+        shape = (4, 5, 40) if kind == "3d" else (6, 45)
+        g, p = _random_mask(rng, shape), _random_mask(rng, shape)
+        tol = float(rng.choice([1.0, 2.0, 3.0]))
+        ref = _reference_nsd(g, p, kind, spacing, tol)
+        ours = surface_overlap(g, p, kind=kind, spacing=spacing, tolerance_mm=tol).surface_dice
+        assert (math.isnan(ref) and math.isnan(ours)) or abs(ref - ours) <= 1e-12
