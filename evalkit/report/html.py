@@ -135,9 +135,11 @@ def index_page(run: RunData, report: Report, tables_html: list[str], details: pd
     notes = "".join(f'<div class="note">{escape(n)}</div>' for n in report.notes)
     ranking_meta = run.ranking_meta or {}
     seed = meta.get("seed", ranking_meta.get("seed", run.challenge.ranking.get("seed")))
-    prov = [f"<p>Seed: <code>{escape(str(seed))}</code>; bootstrap samples: "
-            f"<code>{escape(str(ranking_meta.get('B', meta.get('bootstrap_samples', '–'))))}</code>"
-            f"; ranking scheme: <code>{escape(str(ranking_meta.get('scheme', run.challenge.ranking.get('scheme'))))}</code>.</p>",
+    boot_b = ranking_meta.get("B", meta.get("bootstrap_samples", "–"))
+    scheme = ranking_meta.get("scheme", run.challenge.ranking.get("scheme"))
+    prov = [(f"<p>Seed: <code>{escape(str(seed))}</code>; bootstrap samples: "
+             f"<code>{escape(str(boot_b))}</code>; ranking scheme: "
+             f"<code>{escape(str(scheme))}</code>.</p>"),
             "<h3>Submitted images</h3>", _images(run, order),
             "<h3>Versions</h3>", _json_block(meta.get("versions", {})),
             "<h3>Ranking settings</h3>", _json_block(ranking_meta) if ranking_meta else
@@ -148,9 +150,9 @@ def index_page(run: RunData, report: Report, tables_html: list[str], details: pd
     body = "\n".join([
         *head, notes,
         '<h2 id="leaderboard">Leaderboard</h2>',
-        "<p>mean_rank = mean over ranking tasks (modality × metric) of the task rank; the 95 % "
-        "rank interval and P(rank 1) come from the bootstrap of the final rank; metric columns "
-        "are means per case; runtime in seconds; failed_* count cases by status.</p>",
+        ("<p>mean_rank = mean over ranking tasks (modality × metric) of the task rank; the 95 % "
+         "rank interval and P(rank 1) come from the bootstrap of the final rank; metric columns "
+         "are means per case; runtime in seconds; failed_* count cases by status.</p>"),
         *[f'<div class="scroll">{t}</div>' if t.startswith("<table") else t for t in tables_html],
         '<h2 id="figures">Figures</h2>', _figures(report),
         '<h2 id="failures">Failures</h2>',

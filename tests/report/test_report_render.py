@@ -127,7 +127,8 @@ def _chromium() -> str:
     for cmd in (["apt-get", "-o", "DPkg::Lock::Timeout=300", "update", "-q"],
                 ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q",
                  "--no-install-recommends", "chromium"]):
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+        done = subprocess.run(cmd, env=env, check=False, capture_output=True, text=True,
+                              timeout=900)
         if done.returncode != 0:
             pytest.skip(f"could not install chromium ({' '.join(cmd)}): {done.stderr[-300:]}")
     exe = shutil.which("chromium")
@@ -139,7 +140,7 @@ def _chromium() -> str:
 def _body_counts(exe: str, page: Path, profile: Path) -> tuple[int, int]:
     done = subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
                            "--virtual-time-budget=15000", "--dump-dom", page.as_uri()],
-                          capture_output=True, text=True, timeout=180)
+                          check=False, capture_output=True, text=True, timeout=180)
     body = re.search(r"<body[^>]*>", done.stdout)
     assert body, f"no <body> in dumped DOM; stderr: {done.stderr[-500:]}"
     images = re.search(r'data-images="(\d+)"', body.group(0))
@@ -167,5 +168,5 @@ def test_index_loads_in_headless_chromium(report23, tmp_path):
     subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile3'}",
                     "--virtual-time-budget=15000", "--window-size=1400,2400",
                     f"--screenshot={shot}", report23.index.as_uri()],
-                   capture_output=True, text=True, timeout=180, cwd=tmp_path)
+                   check=False, capture_output=True, text=True, timeout=180, cwd=tmp_path)
     assert shot.is_file() and imread(shot).shape[0] > 1000
