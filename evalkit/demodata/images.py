@@ -425,7 +425,7 @@ def fundus(rng: np.random.Generator, shape: tuple[int, int] = (768, 768), n_inst
     regions = regions[:n_instances]
     _blend(img, disc, np.array([240.0, 175.0, 90.0], dtype=np.float32), soft=max(1.0, 0.004 * m))
     if n_instances >= 2:
-        _blend(img, cup, np.array([255.0, 245.0, 215.0], dtype=np.float32), soft=max(1.0, 0.002 * m))
+        _blend(img, cup, np.array([250.0, 210.0, 150.0], dtype=np.float32), soft=max(1.0, 0.002 * m))
     vessels = _vessel_tree(rng, shape, (dy, dx), disc_r, int(rng.integers(4, 7)))
     vessels = ndimage.gaussian_filter(vessels, max(0.5, 0.0015 * m))
     on_disc = np.sqrt((yy - dy) ** 2 + (xx - dx) ** 2) < 1.1 * disc_r
@@ -502,11 +502,15 @@ def microscopy(rng: np.random.Generator, shape: tuple[int, int] = (768, 1024),
 def oct(rng: np.random.Generator, shape: tuple[int, int] = (496, 512), n_instances: int = 3) -> Phantom:
     """Retinal OCT B-scan: layered bands with a foveal pit, speckle, grayscale x3.
 
-    Dark vitreous on top; retinal layers (nerve fibre, ganglion/plexiform, nuclear,
-    photoreceptor, RPE) as curved bands of alternating reflectivity; choroid below.
-    Instances, in label order: an intraretinal fluid cyst (dark), the RPE band
-    (the brightest layer, spanning the scan), subretinal fluid (a dark dome above
-    the RPE), then further cysts.
+    Dark vitreous on top; retinal layers (nerve fibre, ganglion cell, plexiform,
+    nuclear, photoreceptor, RPE) as gently curved bands of alternating
+    reflectivity; choroid below. The instances are the fluid lesions that OCT
+    segmentation targets (RETOUCH-style), each dark and well delimited: label 1 an
+    intraretinal cyst, label 2 subretinal fluid (a dome between retina and RPE),
+    label 3 a pigment epithelial detachment (the RPE band lifted over a dark
+    dome), then further cysts. Thin full-width layers are not instances: a box
+    around a 500 x 15 px band is not a fair prompt for a SAM-style model (the
+    LiteMedSAM baseline scored DSC ~0.02 on one).
     """
     H, W = shape
     yy, xx = _grid(H, W)
@@ -514,47 +518,52 @@ def oct(rng: np.random.Generator, shape: tuple[int, int] = (496, 512), n_instanc
     tilt = rng.uniform(-0.02, 0.02)
     curve = 0.03 * H * ((xx - W / 2) / W) ** 2 * 4 + tilt * (xx - W / 2)
     pit = np.exp(-((xx - xc) / (0.09 * W)) ** 2)
-    rpe = 0.62 * H + curve
+    bruch = 0.62 * H + curve  # baseline RPE position
+    # pigment epithelial detachment: the RPE lifted over a dome, away from the fovea
+    ped_side = 1.0 if rng.uniform() < 0.5 else -1.0
+    px = xc + ped_side * rng.uniform(0.22, 0.28) * W
+    pw, ph = rng.uniform(0.07, 0.1) * W, rng.uniform(0.05, 0.07) * H
+    lift = ph * np.sqrt(np.clip(1 - ((xx - px) / pw) ** 2, 0, 1)) if n_instances >= 3 else 0 * xx
+    rpe = bruch - lift
     thick = 0.26 * H * (1 - 0.35 * pit)
     ilm = rpe - thick
     inner = 0.45 * (1 - 0.85 * pit)  # inner retina fraction shrinks at the fovea
     t = (yy - ilm) / (rpe - ilm)  # 0 at ILM, 1 at RPE top
     refl = np.full(shape, 0.012, dtype=np.float32)
     refl = np.where((t >= 0) & (t < 1), 0.3, refl)
-    # inner layers (nerve fibre, ganglion cell, inner plexiform, inner nuclear, outer
-    # plexiform) as fractions of the inner retina, which thins out in the pit
     for a, b, val in ((0.0, 0.22, 0.8), (0.22, 0.48, 0.42), (0.48, 0.62, 0.58),
                       (0.62, 0.82, 0.18), (0.82, 1.0, 0.55)):
         refl = np.where((t >= a * inner) & (t < b * inner), val, refl)
     refl = np.where((t >= inner) & (t < 0.84), 0.12, refl)  # outer nuclear layer (dark)
-    refl = np.where((t >= 0.84) & (t < 0.9), 0.75, refl)  # ellipsoid zone
-    rpe_band = (yy >= rpe) & (yy < rpe + 0.035 * H)
-    refl = np.where(rpe_band, 1.0, refl)
-    chor = (yy >= rpe + 0.035 * H) & (yy < rpe + 0.14 * H)
-    refl = np.where(chor, 0.22 * np.exp(-(yy - rpe) / (0.1 * H)), refl)
-    regions: list[Region] = []
-    cyst_allowed = (t > 0.4) & (t < 0.8) & (np.abs(xx - xc) > 0.03 * W) & (xx > 0.1 * W) & (xx < 0.9 * W)
+    refl = np.where((t >= 0.84) & (t < 0.89), 0.5, refl)  # ellipsoid zone
+    refl = np.where((t >= 0.89) & (t < 1.0), 0.08, refl)  # outer segments
+    band = 0.035 * H
+    refl = np.where((yy >= rpe) & (yy < rpe + band), 1.0, refl)  # RPE
+    chor = (yy >= bruch + band) & (yy < bruch + 0.14 * H)
+    refl = np.where(chor, 0.22 * np.exp(-(yy - bruch) / (0.1 * H)), refl)
+    full = tuple(slice(0, n) for n in shape)
     occupied = np.zeros(shape, dtype=bool)
-    cyst = shapes.place_blobs(rng, cyst_allowed, occupied, 1, (0.025 * H, 0.045 * H),
-                              aspect=(1.0, 1.4), irregularity=0.08, gap=3)[0]
-    regions.append(cyst)
-    regions.append((tuple(slice(0, n) for n in shape), rpe_band))
-    srf_x = xc + rng.uniform(-0.05, 0.05) * W
-    srf_h = 0.05 * H
-    dome = (np.abs(xx - srf_x) < 0.12 * W) & (yy < rpe) & (
-        yy > rpe - srf_h * np.sqrt(np.clip(1 - ((xx - srf_x) / (0.12 * W)) ** 2, 0, 1)))
-    regions.append((tuple(slice(0, n) for n in shape), dome & ~occupied))
-    regions = regions[:n_instances]
-    for reg in regions[2:]:
-        shapes.mark(occupied, reg, 3)
+    # subretinal fluid: a dome between the photoreceptors and the RPE, near the fovea
+    sx = xc + rng.uniform(-0.05, 0.05) * W
+    sw, sh = 0.11 * W, 0.045 * H
+    srf = (np.abs(xx - sx) < sw) & (yy < rpe) & (
+        yy > rpe - sh * np.sqrt(np.clip(1 - ((xx - sx) / sw) ** 2, 0, 1)))
+    ped = (lift > 0) & (yy >= rpe + band) & (yy < bruch + band)
+    if n_instances >= 2:
+        occupied |= ndimage.binary_dilation(srf, iterations=3)
+    if n_instances >= 3:
+        occupied |= ndimage.binary_dilation(ped, iterations=3)
+    cyst_allowed = (t > 0.4) & (t < 0.8) & (np.abs(xx - xc) > 0.03 * W) & (xx > 0.08 * W) & (
+        xx < 0.92 * W) & (np.abs(xx - px) > pw + 0.02 * W)
+    cysts = shapes.place_blobs(rng, cyst_allowed, occupied, 1, (0.025 * H, 0.045 * H),
+                               aspect=(1.0, 1.4), irregularity=0.08, gap=3)
+    regions: list[Region] = [cysts[0], (full, srf), (full, ped)][:n_instances]
     extra = n_instances - len(regions)
     if extra > 0:
-        regions += shapes.place_blobs(rng, cyst_allowed & ~dome, occupied, extra,
-                                      (0.015 * H, 0.03 * H), aspect=(1.0, 1.4),
-                                      irregularity=0.08, gap=3)
-    for k, reg in enumerate(regions):
-        if k != 1:
-            shapes.paint(refl, reg, 0.02)
+        regions += shapes.place_blobs(rng, cyst_allowed, occupied, extra, (0.015 * H, 0.03 * H),
+                                      aspect=(1.0, 1.4), irregularity=0.08, gap=3)
+    for reg in regions:
+        shapes.paint(refl, reg, 0.03)
     re = ndimage.gaussian_filter(rng.standard_normal(shape, dtype=np.float32), (0.7, 1.5))
     im = ndimage.gaussian_filter(rng.standard_normal(shape, dtype=np.float32), (0.7, 1.5))
     speckle = np.sqrt(re * re + im * im)

@@ -304,3 +304,12 @@ def test_generated_input_is_refused_when_boxes_break_the_contract(tiny_dir, tmp_
     bad = write_npz(tmp_path / "2DBox_US_0001.npz", arrays)
     with pytest.raises(ContractError):
         load_input(bad)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_tiny_cases_generate_for_many_seeds(seed):
+    """Placement never loses an instance, whatever the seed (boxes_from_labels would raise)."""
+    for spec in PRESETS["tiny"]:
+        ph, boxes = make_case(spec, seed)
+        assert np.unique(ph.gts).tolist() == list(range(spec.n_instances + 1))
+        np.testing.assert_array_equal(boxes, _extent_boxes(ph.gts, spec.n_instances))
