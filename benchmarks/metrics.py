@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -187,12 +188,14 @@ def _child(side: str, folder: Path, repeat: int) -> None:
     meta = json.loads((folder / "meta.json").read_text())
     spacing = tuple(meta["spacing"]) if meta["spacing"] else None
     fn = official_side if side == "official" else evalkit_side
-    times = []
+    times, cpu = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn(gt, pred, spacing, meta["dim"])
         times.append(time.perf_counter() - t0)
-    out.update(seconds=statistics.median(times), all_seconds=times, peak_rss_mb=_peak_rss_mb())
+        cpu.append(time.process_time() - c0)
+    out.update(seconds=statistics.median(times), all_seconds=times, cpu_seconds=statistics.median(cpu),
+               peak_rss_mb=_peak_rss_mb())
     print(json.dumps(out))
 
 
@@ -229,8 +232,10 @@ def main(argv: list[str] | None = None) -> int:
         _child(args.child, args.folder, args.repeat)
         return 0
 
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"numpy {np.__version__}, python {sys.version.split()[0]}, seed {args.seed}, "
-          f"tolerance {TOLERANCE} mm, median of {args.repeat} runs")
+          f"tolerance {TOLERANCE} mm, median of {args.repeat} runs, {os.cpu_count()} CPUs, "
+          f"load average {load:.1f}")
     ok = True
     with tempfile.TemporaryDirectory(prefix="evalkit-bench-") as tmp:
         cases = []
@@ -251,12 +256,14 @@ def main(argv: list[str] | None = None) -> int:
             off = _run_side("official", folder, args.repeat)
             evk = _run_side("evalkit", folder, args.repeat)
             speedup = off["seconds"] / evk["seconds"]
+            cpu_speedup = off["cpu_seconds"] / evk["cpu_seconds"]
             d_dsc = _max_diff(off["dsc"], evk["dsc"])
             d_nsd = _max_diff(off["nsd"], evk["nsd"]) if off["nsd"] else float("nan")
             print(f"\n== {name}")
-            print(f"  official-style : {off['seconds']:8.3f} s   peak RSS {off['peak_rss_mb']:7.1f} MB")
-            print(f"  evalkit        : {evk['seconds']:8.3f} s   peak RSS {evk['peak_rss_mb']:7.1f} MB")
-            print(f"  speed-up       : {speedup:8.1f} x")
+            for label, side in (("official-style", off), ("evalkit", evk)):
+                print(f"  {label:15s}: {side['seconds']:8.3f} s wall ({side['cpu_seconds']:7.3f} s CPU)"
+                      f"   peak RSS {side['peak_rss_mb']:7.1f} MB")
+            print(f"  speed-up       : {speedup:8.1f} x wall ({cpu_speedup:.1f} x CPU)")
             print(f"  labels         : {len(off['labels'])} official, {len(evk['labels'])} evalkit")
             print(f"  max |diff| DSC : {d_dsc:.3e}   NSD : {d_nsd:.3e}")
             print(f"  case DSC {np.mean(off['dsc']):.4f}  NSD "
