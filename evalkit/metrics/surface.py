@@ -143,28 +143,6 @@ def tolerance_offsets(spacing: tuple[float, ...], tolerance_mm: float) -> np.nda
     return out
 
 
-def corner_codes(padded: np.ndarray) -> np.ndarray:
-    """Neighbour codes of the interior corners of a padded binary mask.
-
-    ``padded``: bool or uint8 array (2D or 3D), values 0/1. Returns uint8 codes
-    with shape ``padded.shape - 1``: corner ``c`` sits between voxels ``c`` and
-    ``c + 1`` of ``padded`` on every axis. The caller pads with zeros so that
-    every corner touching the mask is present.
-    """
-    x = padded.view(np.uint8) if padded.dtype == bool else padded.astype(np.uint8, copy=False)
-    ndim = x.ndim
-    for axis in reversed(range(ndim)):
-        factor = 1 << (1 << (ndim - 1 - axis))
-        lo = [slice(None)] * ndim
-        hi = [slice(None)] * ndim
-        lo[axis] = slice(None, -1)
-        hi[axis] = slice(1, None)
-        y = x[tuple(lo)] * np.uint8(factor)
-        y += x[tuple(hi)]
-        x = y
-    return x
-
-
 @dataclass(frozen=True)
 class SurfaceOverlap:
     """Surface areas of one G/P pair (mm² in 3D, mm in 2D).

@@ -249,3 +249,32 @@ def test_folder_run_carries_on_past_every_bad_case(tmp_path):
                           workers=1, progress=False)
     pd.testing.assert_frame_equal(c1, cases)
     pd.testing.assert_frame_equal(i1, inst)
+
+
+def _dying_score_case(case, *args, **kwargs):
+    """score_case, except that one case kills its worker process outright."""
+    if case == "3DBox_CT_0002":
+        os._exit(3)
+    return score_case(case, *args, **kwargs)
+
+
+def test_a_dying_worker_loses_only_its_own_case(tmp_path, monkeypatch):
+    import multiprocessing
+
+    if multiprocessing.get_start_method() != "fork":
+        pytest.skip("needs the fork start method to inject a dying worker")
+    from evalkit.metrics import folder
+
+    monkeypatch.setattr(folder, "score_case", _dying_score_case)
+    gt_dir, pred_dir = tmp_path / "gt", tmp_path / "pred"
+    gt_dir.mkdir()
+    pred_dir.mkdir()
+    for i in range(1, 5):
+        name = f"3DBox_CT_{i:04d}"
+        np.savez_compressed(gt_dir / f"{name}.npz", gts=_gt3d(), spacing=np.array([2.5, 0.8, 0.8]))
+        np.savez(pred_dir / f"{name}.npz", segs=_gt3d())
+    cases, _ = score_folder(gt_dir, pred_dir, OFFICIAL, workers=2, progress=False)
+    got = dict(zip(cases["case"], cases["status"]))
+    assert got.pop("3DBox_CT_0002") == "harness_error"
+    assert set(got.values()) == {"ok"} and len(got) == 3
+    assert "died" in cases.set_index("case").loc["3DBox_CT_0002", "reason"]

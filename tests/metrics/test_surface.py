@@ -12,10 +12,10 @@ from scipy import ndimage
 from surface_distance import lookup_tables
 
 from evalkit.metrics.surface import (
-    corner_codes,
     offset_lengths,
     surface_overlap,
     surfel_table,
+    surfels,
     tolerance_offsets,
 )
 
@@ -44,18 +44,28 @@ def test_slab_table_sums_the_two_3d_layers():
     assert math.isclose(slab[1] + slab[2] + slab[4] + slab[8], sum(t3[c] for c in (1, 2, 4, 8, 16, 32, 64, 128)))
 
 
-def test_corner_codes_equal_the_correlation_with_the_deepmind_kernel():
+@pytest.mark.parametrize("kind", ["3d", "2d-contour", "2d-slab"])
+def test_surfels_and_codes_equal_the_correlation_with_the_deepmind_kernel(kind):
     rng = np.random.default_rng(3)
-    for ndim, kernel in ((3, lookup_tables.ENCODE_NEIGHBOURHOOD_3D_KERNEL),
-                         (2, lookup_tables.ENCODE_NEIGHBOURHOOD_2D_KERNEL)):
-        for _ in range(20):
-            shape = tuple(rng.integers(1, 9, ndim))
-            m = rng.random(shape) < 0.5
-            padded = np.pad(m, 1).astype(np.uint8)
-            ref = ndimage.correlate(padded, kernel, mode="constant", cval=0)
-            # correlate's corner c sits between voxels c-1 and c: drop its first corner
-            ref = ref[(slice(1, None),) * ndim]
-            np.testing.assert_array_equal(corner_codes(padded), ref)
+    ndim = 3 if kind == "3d" else 2
+    kernel = (lookup_tables.ENCODE_NEIGHBOURHOOD_3D_KERNEL if ndim == 3
+              else lookup_tables.ENCODE_NEIGHBOURHOOD_2D_KERNEL)
+    table = surfel_table(kind, (1.0,) * ndim)
+    for _ in range(30):
+        shape = tuple(int(x) for x in rng.integers(1, 21, ndim))
+        m = rng.random(shape) < rng.uniform(0.1, 0.9)
+        padded = np.pad(m, 1)
+        ref = ndimage.correlate(padded.astype(np.uint8), kernel, mode="constant", cval=0)
+        # correlate's corner c sits between voxels c-1 and c; ours between c and c+1
+        ref = np.pad(ref[(slice(1, None),) * ndim], [(0, 1)] * ndim)
+        is_surfel = (ref != 0) & (ref != 255 if ndim == 3 else ref != 15)
+        if kind == "2d-slab":
+            is_surfel = ref != 0
+        got = surfels(padded, table)
+        want = np.flatnonzero(is_surfel)
+        bits = np.unpackbits(got.bitmap, axis=-1)[..., : padded.shape[-1]]
+        np.testing.assert_array_equal(np.flatnonzero(bits), want)
+        np.testing.assert_array_equal(got.codes, ref.reshape(-1)[want])
 
 
 @pytest.mark.parametrize("spacing", SPACINGS_3D + SPACINGS_2D)
