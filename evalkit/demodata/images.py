@@ -334,17 +334,16 @@ def endoscopy(rng: np.random.Generator, shape: tuple[int, int] = (480, 560),
         polyp = np.array([240.0, 165.0, 130.0], dtype=np.float32)
         col = np.minimum(polyp * lit[..., None], 255.0)
         _blend(img, reg, col, soft=max(1.0, 0.003 * m))
-        # specular highlights near the top of the dome
+        # specular highlights near the top of the dome, clipped to the polyp
+        polyp_full = np.zeros(shape, dtype=bool)
+        polyp_full[sl] = mask
         cy_, cx_ = np.argwhere(dist == dist.max())[0]
         for _ in range(3):
             hy = sl[0].start + cy_ - rng.uniform(0.1, 0.5) * dist.max()
             hx = sl[1].start + cx_ + rng.uniform(-0.4, 0.4) * dist.max()
-            hl = shapes.blob(rng, shape, (hy, hx), (0.012 * m, 0.02 * m), angle=rng.uniform(0, 3),
-                             irregularity=0.2)
-            hl = (hl[0], hl[1] & mask[tuple(slice(a.start - s.start, a.stop - s.start)
-                                            for a, s in zip(hl[0], sl))]
-                  if all(a.start >= s.start and a.stop <= s.stop for a, s in zip(hl[0], sl))
-                  else np.zeros_like(hl[1]))
+            hsl, hmask = shapes.blob(rng, shape, (hy, hx), (0.012 * m, 0.02 * m),
+                                     angle=rng.uniform(0, 3), irregularity=0.2)
+            hl = (hsl, hmask & polyp_full[hsl])
             shapes.paint(img, hl, 250.0)
     img += rng.normal(0, 2.5, img.shape).astype(np.float32)
     img[~fov] = 0
