@@ -49,23 +49,26 @@ def case_labels(gt: np.ndarray, pred: np.ndarray | None, settings: MetricSetting
     """The labels a case is scored on (sorted ints >= 1).
 
     Official: ``1..max(gt)`` (empty for an all-zero GT). Strict: every label that
-    occurs in ``gt`` or ``pred`` (``pred`` may be ``None``: none).
+    occurs in ``gt`` or ``pred`` (``pred`` may be ``None``: none); a label above
+    ``settings.max_label`` raises ``ValueError``.
     """
     top = int(gt.max()) if gt.size else 0
     if settings.labels_from_gt_max:
         return list(range(1, top + 1))
-    present = set(_present(gt))
+    present = set(_present(gt, settings.max_label))
     if pred is not None:
-        present |= set(_present(pred))
+        present |= set(_present(pred, settings.max_label))
     return sorted(present)
 
 
-def _present(a: np.ndarray) -> list[int]:
+def _present(a: np.ndarray, max_label: int = 65535) -> list[int]:
     if a.size == 0:
         return []
     top = int(a.max())
     if top < 1:
         return []
+    if top > max_label:
+        raise ValueError(f"label map holds label {top}, above the largest allowed label {max_label}")
     from evalkit.metrics.boxes import bounding_boxes
 
     return [i for i, box in enumerate(bounding_boxes(a, top)) if box is not None]
@@ -133,7 +136,7 @@ def score_missing(gt: np.ndarray, settings: MetricSettings) -> tuple[dict[str, A
     GT, NaN for labels in neither).
     """
     labels = case_labels(gt, None, settings)
-    present = set(_present(gt))
+    present = set(_present(gt, max(settings.max_label, int(gt.max()) if gt.size else 0)))
     rows = []
     for label in labels:
         n_g = int(np.count_nonzero(gt == label)) if label in present else 0

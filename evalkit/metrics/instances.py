@@ -1,9 +1,11 @@
 """Per-instance DSC and NSD over two label maps, each instance on its own crop.
 
 For label ``i``: ``G = gt == i`` and ``P = pred == i``. Both live inside the
-bounding box of ``G | P``; the crop (padded with background by
-:func:`evalkit.metrics.surface.surface_overlap`) gives exactly the full-array
-values, so no label is ever evaluated over the whole array.
+bounding box of ``G | P`` (found for all labels at once,
+:mod:`evalkit.metrics.boxes`); that box grown by the margin the surface
+computation needs (:func:`evalkit.metrics.surface.padding`, background beyond
+the array) gives exactly the full-array values, so no label is ever evaluated
+over the whole array.
 
 Conventions (pinned in tests):
 

@@ -14,8 +14,10 @@ computed on one cropped instance without a distance transform:
   lies at a spacing-scaled Euclidean distance ``<= tolerance_mm``. Instead of a
   distance transform we enumerate the integer corner offsets whose length is
   ``<= tolerance_mm`` (computed in float64 with exactly the formula SciPy's
-  ``distance_transform_edt`` uses, so ties at the tolerance decide identically)
-  and look them up in a boolean grid of the other mask's surfels.
+  ``distance_transform_edt`` uses, so ties at the tolerance decide identically),
+  dilate the other mask's bit-packed surfel map by that offset set, and read
+  each surfel's bit. A surfel is within tolerance exactly when its nearest
+  surfel of the other mask is, so this equals thresholding the exact distance.
 
 Three surfel *kinds* exist:
 
@@ -42,6 +44,9 @@ import numpy as np
 from surface_distance import lookup_tables
 
 KINDS = ("3d", "2d-contour", "2d-slab")
+#: Bound on the offset box enumerated for a tolerance (about 5 voxels of reach in 3D
+#: is typical; a 0.01 mm spacing must not make us allocate gigabytes).
+MAX_OFFSET_CANDIDATES = 2_000_000
 
 # 3D kernel weights for the two corner layers of a one-voxel slab, indexed like
 # the 2D kernel [[8, 4], [2, 1]] (row offset, column offset). The corner below
@@ -126,12 +131,19 @@ def tolerance_offsets(spacing: tuple[float, ...], tolerance_mm: float) -> np.nda
 
     Returns int64 ``(m, ndim)`` sorted by length (the zero offset first). A
     negative or NaN tolerance gives an empty set (nothing is ever within it).
+    Raises ``ValueError`` when the tolerance spans more than
+    :data:`MAX_OFFSET_CANDIDATES` candidate offsets.
     """
     ndim = len(spacing)
     tol = float(tolerance_mm)
     if not tol >= 0:
         return np.zeros((0, ndim), dtype=np.int64)
     reach = [math.floor(tol / s) + 1 for s in spacing]
+    if math.prod(2 * r + 1 for r in reach) > MAX_OFFSET_CANDIDATES:
+        raise ValueError(
+            f"tolerance {tol} mm spans more than {MAX_OFFSET_CANDIDATES} corner offsets at "
+            f"spacing {tuple(spacing)}; expected a tolerance of a few voxels"
+        )
     grids = np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij")
     offsets = np.stack([g.ravel() for g in grids], axis=1).astype(np.int64)
     lengths = offset_lengths(offsets, spacing)

@@ -201,3 +201,9 @@ def test_long_reach_along_the_packed_axis(kind):
         ref = _reference_nsd(g, p, kind, spacing, tol)
         ours = surface_overlap(g, p, kind=kind, spacing=spacing, tolerance_mm=tol).surface_dice
         assert (math.isnan(ref) and math.isnan(ours)) or abs(ref - ours) <= 1e-12
+
+
+def test_absurd_tolerance_to_spacing_ratio_is_refused():
+    with pytest.raises(ValueError, match="corner offsets"):
+        tolerance_offsets((0.001, 0.001, 0.001), 2.0)
+    assert len(tolerance_offsets((1.0, 1.0), -1.0)) == 0
