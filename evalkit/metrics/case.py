@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evalkit.metrics.boxes import bounding_boxes
 from evalkit.metrics.instances import INSTANCE_COLUMNS, score_instances
 from evalkit.metrics.settings import MetricSettings
 
@@ -69,8 +70,6 @@ def _present(a: np.ndarray, max_label: int = 65535) -> list[int]:
         return []
     if top > max_label:
         raise ValueError(f"label map holds label {top}, above the largest allowed label {max_label}")
-    from evalkit.metrics.boxes import bounding_boxes
-
     return [i for i, box in enumerate(bounding_boxes(a, top)) if box is not None]
 
 
@@ -136,10 +135,11 @@ def score_missing(gt: np.ndarray, settings: MetricSettings) -> tuple[dict[str, A
     GT, NaN for labels in neither).
     """
     labels = case_labels(gt, None, settings)
-    present = set(_present(gt, max(settings.max_label, int(gt.max()) if gt.size else 0)))
+    boxes = bounding_boxes(gt, max(labels, default=0))
     rows = []
     for label in labels:
-        n_g = int(np.count_nonzero(gt == label)) if label in present else 0
+        box = boxes[label]
+        n_g = 0 if box is None else int(np.count_nonzero(gt[box] == label))
         v = 0.0 if n_g else math.nan
         rows.append((label, v, v, n_g, 0))
     inst = pd.DataFrame(rows, columns=INSTANCE_COLUMNS).astype(
