@@ -128,7 +128,7 @@ def score_folder(
                 _run_pool([job], settings, kwargs, 1, results, bar, lost_ok=True)
     finally:
         bar.close()
-    return _tables([results[j[1]] for j in sorted(jobs, key=lambda j: j[1])])
+    return tables_from_results([results[j[1]] for j in sorted(jobs, key=lambda j: j[1])])
 
 
 def _run_pool(jobs, settings, kwargs, workers, results, bar, lost_ok=False) -> list:
@@ -167,7 +167,8 @@ def _died(case: str, gt_path: Path, kwargs) -> CaseResult:
                    "the scoring process died (out of memory or killed)", _empty_instances())
 
 
-def _tables(results: list[CaseResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def tables_from_results(results: list[CaseResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``cases`` and ``instances`` tables (design columns and dtypes) of scored cases, in order."""
     cases = pd.DataFrame([r.row for r in results], columns=CASE_COLUMNS)
     cases = cases.astype({"case": "object", "modality": "object", "dim": "int64",
                           "n_instances": "int64", "dsc": "float64", "nsd": "float64",
