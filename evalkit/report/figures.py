@@ -10,6 +10,7 @@ challenge stays legible: tick labels are rotated and long names shortened to
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib
@@ -63,11 +64,33 @@ def _minor_log_label(x: float, _pos: int) -> str:
     return f"{x:g}" if round(lead) in (2, 5) else ""
 
 
-def _grid_layout(fig: Figure, nrows: int) -> None:
+def _grid_layout(fig: Figure, nrows: int, key_lines: int = 0) -> None:
     """Fixed margins for panel grids (constrained layout costs seconds there)."""
     h = fig.get_figheight()
-    fig.subplots_adjust(left=0.035, right=0.995, bottom=0.75 / h, top=1 - 0.55 / h,
-                        wspace=0.28, hspace=0.9 / max(h / nrows, 1.0))
+    fig.subplots_adjust(left=0.035, right=0.995, bottom=(0.75 + key_lines * KEY_LINE_IN) / h,
+                        top=1 - 0.75 / h,
+                        wspace=0.28, hspace=1.1 / max(h / nrows - 1.0, 1.0))
+
+
+def _panel_labels(order: Sequence[str], ranks: dict[str, int]) -> list[str]:
+    """Tick labels in panel grids: the final rank (names are in the key below)."""
+    return [str(ranks.get(a, "?")) for a in order]
+
+
+def _rank_key(fig: Figure, order: Sequence[str], ranks: dict[str, int]) -> int:
+    """Write "rank name" pairs, wrapped, along the bottom of ``fig``; returns the
+    number of lines (the caller reserves ``lines * KEY_LINE_IN`` inches)."""
+    items = [f"{ranks.get(a, '?')}\u00a0{short(a)}".replace(" ", "\u00a0")
+             for a in sorted(order, key=lambda a: ranks.get(a, 0))]
+    width_chars = max(40, int(fig.get_figwidth() * 72 / 4.6))   # ~4.6 pt per character at 7 pt
+    text = textwrap.fill("   ".join(items), width=width_chars, break_long_words=False,
+                         break_on_hyphens=False)
+    fig.text(0.5, 0.12 / fig.get_figheight(), "Key (final rank, algorithm):  " + text,
+             ha="center", va="bottom", fontsize=7, wrap=False)
+    return text.count("\n") + 1
+
+
+KEY_LINE_IN = 0.16
 
 
 def _empty(fig: Figure, ax, text: str) -> Figure:
@@ -338,7 +361,8 @@ def plot_blob_tasks(freq: pd.DataFrame, summary: pd.DataFrame, task_order: dict[
     nrows = max(1, math.ceil(n / ncols))
     k = max((len(v) for v in task_order.values()), default=1)
     side = max(3.0, min(4.6, 0.17 * k + 1.0))
-    fig = Figure(figsize=(side * ncols, side * nrows + 0.6), layout=None)
+    all_algs = sorted({a for v in task_order.values() for a in v})
+    fig = Figure(figsize=(side * ncols, side * nrows + 0.6 + 3 * KEY_LINE_IN), layout=None)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     step_pt = side * 0.8 * 72 / max(k, 1)
     max_area = (0.85 * step_pt) ** 2
@@ -346,15 +370,14 @@ def plot_blob_tasks(freq: pd.DataFrame, summary: pd.DataFrame, task_order: dict[
         order = task_order[task]
         f = freq[freq["task"] == task]
         s = summary[summary["task"] == task]
-        _blob(ax, f, s, order, f"{task} · {metric}", [str(ranks.get(a, "?")) for a in order],
-              max_area)
-        ax.set_xticklabels([str(ranks.get(a, "?")) for a in order], rotation=0, ha="center",
-                           fontsize=6 if k > 15 else 8)
+        labels = _panel_labels(order, ranks)
+        _blob(ax, f, s, order, f"{task} · {metric}", labels, max_area)
+        ax.set_xticklabels(labels, fontsize=6 if k > 15 else 8, rotation=0, ha="center")
         ax.set_xlabel("algorithms in task-rank order (label = final rank)", fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
     for ax in axes[n:]:
         ax.set_axis_off()
-    _grid_layout(fig, nrows)
+    _grid_layout(fig, nrows, _rank_key(fig, all_algs, ranks))
     fig.suptitle(f"Bootstrap rank distribution per modality, {metric} "
                  "(area ∝ frequency, × median, line 95 % interval)", fontsize=10)
     return fig
@@ -389,7 +412,8 @@ def plot_significance(sig: pd.DataFrame, task_order: dict[str, list[str]], tasks
     nrows = max(1, math.ceil(n / ncols))
     k = max((len(v) for v in task_order.values()), default=1)
     side = max(3.0, min(4.6, 0.17 * k + 1.0))
-    fig = Figure(figsize=(side * ncols, side * nrows + 0.7), layout=None)
+    all_algs = sorted({a for v in task_order.values() for a in v})
+    fig = Figure(figsize=(side * ncols, side * nrows + 0.7 + 3 * KEY_LINE_IN), layout=None)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     cmap = ListedColormap(["#f4f4f4", "#bdbdbd", "#c0392b"])
     fs = 6 if k > 15 else 8
@@ -397,7 +421,7 @@ def plot_significance(sig: pd.DataFrame, task_order: dict[str, list[str]], tasks
         order = task_order[task]
         mat = significance_matrix(sig[sig["task"] == task], order)
         ax.imshow(mat, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
-        labels = [str(ranks.get(a, "?")) for a in order]
+        labels = _panel_labels(order, ranks)
         ax.set_xticks(range(len(order)), labels, fontsize=fs)
         ax.set_yticks(range(len(order)), labels, fontsize=fs)
         ax.set_title(f"{task} · {metric}", fontsize=9)
@@ -405,7 +429,7 @@ def plot_significance(sig: pd.DataFrame, task_order: dict[str, list[str]], tasks
         ax.set_ylabel("row …", fontsize=7)
     for ax in axes[n:]:
         ax.set_axis_off()
-    _grid_layout(fig, nrows)
+    _grid_layout(fig, nrows, _rank_key(fig, all_algs, ranks))
     fig.suptitle(f"Significance maps, {metric}: red = row better than column (one-sided "
                  "Wilcoxon, Holm); axes in task-rank order, labels = final rank", fontsize=10)
     return fig
