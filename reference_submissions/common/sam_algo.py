@@ -4,7 +4,11 @@ numpy + OpenCV. The network is two callables:
 
 - ``encode(x)``: ``x`` float32 ``(1, 3, S, S)`` -> image embedding (any array);
 - ``decode(emb, box)``: ``box`` float32 ``(1, 1, 4)`` ``[x0, y0, x1, y1]`` in
-  S-space -> low-resolution mask logits ``(1, 1, L, L)``.
+  P-space -> low-resolution mask logits ``(1, 1, L, L)``.
+
+S is the encoder's input size; P the prompt space (``Card.prompt_size``, = S
+for LiteMedSAM, 1024 for EfficientViT-SAM). Boxes, crops and propagated
+neighbour masks live in P-space; below, "S-space" means P-space when P != S.
 
 Pre-processing (as the official script): resize the longest side to S with
 ``cv2.INTER_AREA`` (new side ``int(side * S / max(H, W) + 0.5)``), min-max
@@ -44,12 +48,15 @@ Upsample = Callable[[np.ndarray, tuple[int, int]], np.ndarray]
 class Card:
     """What the algorithm needs to know about a SAM-style model (the model card).
 
-    input_size: S (square encoder input, px). norm: "minmax" or "meanstd"
-    (``mean``/``std`` per channel on 0..255 values). mask_threshold: logit
-    threshold. bbox_shift: px added around a propagated box.
+    input_size: S (square encoder input, px). box_size: P, the square space
+    of the prompt encoder's boxes and of the crop before the final resize (SAM
+    and EfficientViT-SAM: 1024; LiteMedSAM: = S; 0 means S). norm: "minmax" or
+    "meanstd" (``mean``/``std`` per channel on 0..255 values). mask_threshold:
+    logit threshold. bbox_shift: px (in P-space) added around a propagated box.
     """
 
     input_size: int = 256
+    box_size: int = 0
     norm: str = "minmax"
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
@@ -57,11 +64,16 @@ class Card:
     bbox_shift: int = 3
     extra: dict = field(default_factory=dict)
 
+    @property
+    def prompt_size(self) -> int:
+        return self.box_size or self.input_size
+
     @classmethod
     def from_dict(cls, d: dict) -> "Card":
         norm = d.get("normalisation", {"kind": "minmax"})
         return cls(
             input_size=int(d["input_size"]),
+            box_size=int(d.get("box_size", 0)),
             norm=str(norm["kind"]),
             mean=tuple(norm.get("mean", (0.0, 0.0, 0.0))),
             std=tuple(norm.get("std", (1.0, 1.0, 1.0))),
@@ -141,13 +153,14 @@ class SamBoxPredictor:
         self.encoder_calls = 0
 
     def _encode(self, img3c: np.ndarray) -> tuple[Any, tuple[int, int]]:
-        x, new_hw = preprocess(img3c, self.card)
+        x, _ = preprocess(img3c, self.card)
         self.encoder_calls += 1
-        return self.encode(x), new_hw
+        # the resized extent in prompt space (= the encoder's when box_size == input_size)
+        return self.encode(x), resized_shape(img3c.shape[0], img3c.shape[1], self.card.prompt_size)
 
     def _mask(self, emb: Any, box_s: np.ndarray, new_hw: tuple[int, int],
               hw: tuple[int, int]) -> np.ndarray:
-        s = self.card.input_size
+        s = self.card.prompt_size
         box = np.asarray(box_s, dtype=np.float32).reshape(1, 1, 4)
         low = np.asarray(self.decode(emb, box), dtype=np.float32)[0, 0]
         if low.shape != (s, s):
@@ -161,13 +174,13 @@ class SamBoxPredictor:
         segs = np.zeros(hw, dtype=np.uint16)
         emb, new_hw = self._encode(img3c)
         for idx, box in enumerate(boxes, start=1):
-            box_s = scale_box(box, hw, self.card.input_size)
+            box_s = scale_box(box, hw, self.card.prompt_size)
             segs[self._mask(emb, box_s, new_hw, hw)] = idx
         return segs
 
     def predict_3d(self, vol: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """vol uint8 (D, H, W), boxes (N, 6) -> uint16 (D, H, W) labels 1..N."""
-        s = self.card.input_size
+        s = self.card.prompt_size
         hw = vol.shape[1:]
         segs = np.zeros(vol.shape, dtype=np.uint16)
         cache: dict[int, tuple[Any, tuple[int, int]]] = {}
