@@ -22,13 +22,13 @@ from evalkit.workflows.evaluate import OverlappedScorer, case_table
 ADVICE: dict[str, tuple[str, str]] = {
     "timeout": (
         "case {case} ran past the {limit} s deadline and was killed",
-        "make inference faster (export to OpenVINO/ONNX, cache per-slice embeddings, "
-        "use all CPUs the container gets) or check that predict.sh does not wait for input",
+        ("make inference faster (export to OpenVINO/ONNX, cache per-slice embeddings, "
+        "use all CPUs the container gets) or check that predict.sh does not wait for input"),
     ),
     "oom": (
         "case {case} went over the {limit} memory limit (no swap) and was killed",
-        "lower peak memory: process 3D volumes slice by slice, free intermediate arrays, "
-        "avoid loading every model at once",
+        ("lower peak memory: process 3D volumes slice by slice, free intermediate arrays, "
+        "avoid loading every model at once"),
     ),
     "nonzero_exit": (
         "predict.sh failed on case {case}: {reason}",
@@ -36,13 +36,13 @@ ADVICE: dict[str, tuple[str, str]] = {
     ),
     "missing_output": (
         "no output for case {case} ({reason})",
-        "write /workspace/outputs/<same name as the input>.npz with key 'segs' for every "
-        "input in /workspace/inputs",
+        ("write /workspace/outputs/<same name as the input>.npz with key 'segs' for every "
+        "input in /workspace/inputs"),
     ),
     "invalid_output": (
         "the output of case {case} breaks the contract: {reason}",
-        "write 'segs' as a uint16 (or uint8) label map with the input's spatial shape, "
-        "label i for box i, with np.savez_compressed (no pickled objects)",
+        ("write 'segs' as a uint16 (or uint8) label map with the input's spatial shape, "
+        "label i for box i, with np.savez_compressed (no pickled objects)"),
     ),
     "harness_error": (
         "evalkit could not run case {case}: {reason}",

@@ -7,6 +7,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pandas as pd
+
 from evalkit.config import ConfigError, load_challenge
 from evalkit.contract import ContractError
 
@@ -24,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _fmt(x, spec: str) -> str:
-    return "-" if x is None or x != x else format(x, spec)
+    return "-" if x is None or pd.isna(x) else format(x, spec)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     for w in result.warnings:
         print(f"warning: {w}")
     if result.passed:
-        print(f"VERDICT: PASS - every case ran within the limits and wrote a valid output.")
+        print("VERDICT: PASS - every case ran within the limits and wrote a valid output.")
         return 0
     print("VERDICT: FAIL - this image would lose cases in the real evaluation:")
     for line in result.problems:

@@ -25,8 +25,9 @@ import pandas as pd
 
 from evalkit.config import Challenge
 from evalkit.contract import discover_cases
-from evalkit.metrics.folder import write_scores
-from evalkit.metrics.scoring import score_case
+from evalkit.metrics.case import CASE_COLUMNS
+from evalkit.metrics.folder import tables_from_results, write_scores
+from evalkit.metrics.scoring import CaseResult, score_case
 from evalkit.metrics.settings import settings_from_challenge
 from evalkit.ranking import parse_settings, rank_results, write_ranking
 from evalkit.ranking.table import RankingInputError
@@ -88,22 +89,41 @@ class OverlappedScorer:
         self.limits = dict(challenge.contract)
         self.aliases = challenge.modality_aliases
         self.gt = dict(zip(cases["case"], cases["gt_path"]))
+        self.cases = cases.set_index("case")
+        self.args: dict[str, tuple] = {}
         self.pool = ProcessPoolExecutor(max_workers=workers, initializer=_nice)
         self.futures: dict[str, Future] = {}
 
     def submit(self, sub_dir: Path, case: str, status: str, reason: str, output: str | None) -> None:
         pred = sub_dir / output if output else None
-        self.futures[case] = self.pool.submit(
-            score_case, case, self.gt[case], pred, self.settings, limits=self.limits,
-            aliases=self.aliases, runner_status=status, runner_reason=reason,
-        )
+        args = ((case, self.gt[case], pred, self.settings),
+                {"limits": self.limits, "aliases": self.aliases, "runner_status": status, "runner_reason": reason})
+        self.args[case] = args
+        self.futures[case] = self.pool.submit(score_case, *args[0], **args[1])
 
     def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        results = [self.futures[c].result() for c in sorted(self.futures)]
-        cases = pd.DataFrame([r.row for r in results])
-        parts = [r.instances for r in results if len(r.instances)]
-        instances = pd.concat(parts, ignore_index=True) if parts else results[0].instances.iloc[0:0]
-        return cases, instances
+        """The cases and instances tables of every submitted case, sorted by case.
+
+        A case whose scoring process died (it breaks the pool) is scored again alone in
+        a fresh process; if that dies too it is recorded as ``harness_error``.
+        """
+        results = [self._result(case) for case in sorted(self.futures)]
+        return tables_from_results(results)
+
+    def _result(self, case: str) -> CaseResult:
+        try:
+            return self.futures[case].result()
+        except Exception:  # noqa: BLE001 - BrokenProcessPool or a crash inside the worker
+            args = self.args[case]
+        try:
+            with ProcessPoolExecutor(max_workers=1, initializer=_nice) as pool:
+                return pool.submit(score_case, *args[0], **args[1]).result()
+        except Exception as exc:  # noqa: BLE001
+            row = {c: float("nan") for c in CASE_COLUMNS}
+            gt_case = self.cases.loc[case]
+            row.update(case=case, modality=gt_case["modality"], dim=int(gt_case["dim"]), n_instances=0,
+                       status="harness_error", reason=f"scoring failed twice: {type(exc).__name__}")
+            return CaseResult(row)
 
     def close(self) -> None:
         self.pool.shutdown(cancel_futures=True)

@@ -21,14 +21,14 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from scipy.stats import wilcoxon  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from scipy.stats import wilcoxon
 
-from evalkit.config import Challenge  # noqa: E402
-from evalkit.runner import latest_by_case, read_journal  # noqa: E402
-from evalkit.workflows.runfolder import RunFolder, RunFolderError  # noqa: E402
+from evalkit.config import Challenge
+from evalkit.runner import latest_by_case, read_journal
+from evalkit.workflows.runfolder import RunFolder, RunFolderError
 
 ACCURACY = ("dsc", "nsd")
 

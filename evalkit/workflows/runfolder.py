@@ -158,4 +158,4 @@ def open_run(root: Path, challenge: Challenge, cases: pd.DataFrame, command: lis
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")

@@ -60,7 +60,7 @@ def tiny_cases(tmp_path_factory) -> Path:
 def one_case(tiny_cases, tmp_path_factory) -> Path:
     """A single 2D case of the tiny preset (fast checks of faulty images)."""
     out = tmp_path_factory.mktemp("one")
-    name = sorted(p.name for p in (tiny_cases / "imgs").glob("2D*.npz"))[0]
+    name = min(p.name for p in (tiny_cases / "imgs").glob("2D*.npz"))
     for sub in ("imgs", "gts"):
         (out / sub).mkdir()
         shutil.copy(tiny_cases / sub / name, out / sub / name)
