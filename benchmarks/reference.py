@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             dim = 3 if f.name.startswith("3D") else 2
             ratio = pt.wall_s / ov.wall_s
             ratios[dim].append(ratio)
-            print(f"{f.stem:<24}{str(shape):>16}{n:>6}{ov.wall_s:>12.2f}{pt.wall_s:>11.2f}"
+            print(f"{f.stem:<24}{shape!s:>16}{n:>6}{ov.wall_s:>12.2f}{pt.wall_s:>11.2f}"
                   f"{ratio:>9.1f}x  min {min(dscs):.4f} mean {np.mean(dscs):.4f}")
         for dim, target in ((2, 1.5), (3, 3.0)):
             if ratios[dim]:

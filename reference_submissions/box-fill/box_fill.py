@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-
 from case_io import Case, run_folder
 
 

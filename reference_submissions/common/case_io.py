@@ -21,9 +21,9 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -77,7 +77,7 @@ def load_case(path: str | Path) -> Case:
             boxes = npz["boxes"]
     except CaseError:
         raise
-    except Exception as exc:  # zip/npy format errors, pickled arrays
+    except Exception as exc:  # noqa: BLE001 - zip/npy format errors, pickled arrays
         raise CaseError(f"{path.name}: cannot read as .npz without pickle: {exc}") from None
 
     if imgs.dtype != np.uint8:
@@ -202,7 +202,7 @@ def run_folder(predict: Callable[[Case], np.ndarray], inputs: str | Path = "/wor
             print(f"ERROR {path.name}: out of memory", file=sys.stderr, flush=True)
             status = max(status, 1)
             continue
-        except Exception as exc:  # report, keep going with the next case
+        except Exception as exc:  # noqa: BLE001 - report, keep going with the next case
             print(f"ERROR {path.name}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
             status = max(status, 1)
             continue

@@ -33,8 +33,9 @@ challenge's PyTorch baseline) re-encodes every slice for every box.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -69,7 +70,7 @@ class Card:
         return self.box_size or self.input_size
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Card":
+    def from_dict(cls, d: dict) -> Card:
         norm = d.get("normalisation", {"kind": "minmax"})
         return cls(
             input_size=int(d["input_size"]),
@@ -206,7 +207,8 @@ class SamBoxPredictor:
             # the neighbour mask holds value idx as in the official uint8 temp volume
             lab_dtype = np.uint8 if idx < 256 else np.uint16
 
-            def next_box(prev: np.ndarray | None) -> np.ndarray:
+            def next_box(prev: np.ndarray | None, idx: int = idx, lab_dtype=lab_dtype,
+                         mid_box: np.ndarray = mid_box) -> np.ndarray:
                 if prev is not None:
                     m = resize_longest((prev * idx).astype(lab_dtype), s)
                     if m.max() > 0:

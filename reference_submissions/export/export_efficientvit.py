@@ -28,7 +28,7 @@ import openvino as ov
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from export_litemedsam import Decoder, Encoder, name_ports  # noqa: E402
+from export_litemedsam import Decoder, Encoder, name_ports
 
 INPUT = 512
 BOX_SPACE = 1024

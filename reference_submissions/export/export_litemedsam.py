@@ -115,7 +115,7 @@ def export(out: Path) -> dict:
     image, boxes = example_inputs()
     with torch.no_grad():
         emb = enc(image)
-        low, iou = dec(emb, boxes)
+        low, _iou = dec(emb, boxes)
 
         ov_enc = ov.convert_model(enc, example_input=image, input=[[1, 3, SIZE, SIZE]])
         name_ports(ov_enc, ["image"], ["embeddings"])

@@ -24,9 +24,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "common"))
 sys.path.insert(0, str(HERE))
 
-from case_io import Case, run_folder  # noqa: E402
-from export_litemedsam import Decoder, Encoder, load_model  # noqa: E402
-from sam_algo import Card, SamBoxPredictor  # noqa: E402
+from case_io import Case, run_folder
+from export_litemedsam import Decoder, Encoder, load_model
+from sam_algo import Card, SamBoxPredictor
 
 
 def torch_upsample(a: np.ndarray, hw: tuple[int, int]) -> np.ndarray:

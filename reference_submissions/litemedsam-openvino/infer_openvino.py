@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from case_io import Case, cpu_limit, run_folder
 from sam_algo import Card, SamBoxPredictor
 
@@ -58,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     threads = cpu_limit()
     try:
         predictor = load_predictor(Path(args.model), threads)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - one clear line, no traceback
         print(f"ERROR loading model from {args.model}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     print(f"OpenVINO, {threads} threads, model {args.model}", flush=True)

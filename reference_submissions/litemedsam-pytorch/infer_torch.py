@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-
 from case_io import Case, cpu_limit, run_folder
 from sam_algo import Card, SamBoxPredictor
 
@@ -43,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         card_d = json.loads((model / "model_card.json").read_text())
         enc = torch.jit.load(str(model / card_d["encoder_torchscript"]), map_location="cpu").eval()
         dec = torch.jit.load(str(model / card_d["decoder_torchscript"]), map_location="cpu").eval()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - one clear line, no traceback
         print(f"ERROR loading model from {model}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     print(f"PyTorch {torch.__version__}, {threads} threads", flush=True)

@@ -13,7 +13,7 @@ import pytest
 
 cv2 = pytest.importorskip("cv2", reason="sam_algo needs OpenCV (opencv-python-headless)")
 
-from sam_algo import Card, SamBoxPredictor, resized_shape, scale_box  # noqa: E402
+from sam_algo import Card, SamBoxPredictor, resized_shape, scale_box
 
 S = 256
 
@@ -94,3 +94,32 @@ def test_2d_multibox_scaling_and_overwrite():
     assert not (segs[70:90, 70:90] == 1).any()  # the later box overwrites the earlier one
     assert resized_shape(300, 200, 256) == (256, 171)  # int(200 * 256 / 300 + 0.5)
     assert list(scale_box(np.array([40, 50, 159, 249]), (300, 200), 256)) == [34, 42, 135, 212]
+
+
+def test_prompt_space_differs_from_encoder_input():
+    """EfficientViT-SAM style card: encoder at S=128, boxes/crop in P=256, logits L=64."""
+    card = Card(input_size=128, box_size=256)
+
+    def encode(x):
+        assert x.shape == (1, 3, 128, 128)
+        return x.copy()
+
+    def decode(emb, box):
+        x0, y0, x1, y1 = box[0, 0]  # P-space (256)
+        c = (np.arange(64) + 0.5) * 4  # low-res cell centres in P-space
+        inside = (c[None, :] >= x0) & (c[None, :] <= x1) & (c[:, None] >= y0) & (c[:, None] <= y1)
+        bright = emb[0, 0][::2, ::2] > 0.5  # 128 -> 64
+        return np.where(inside & bright, 4.0, -4.0)[None, None].astype(np.float32)
+
+    img = np.zeros((200, 300, 3), np.uint8)
+    img[40:120, 60:200] = 220
+    img[150:190, 220:280] = 220
+    boxes = np.array([[60, 40, 199, 119], [220, 150, 279, 189]])
+    segs = SamBoxPredictor(encode, decode, card).predict(img, boxes, dim=2)
+    for i, (x0, y0, x1, y1) in enumerate(boxes, start=1):
+        truth = np.zeros(img.shape[:2], bool)
+        truth[y0:y1 + 1, x0:x1 + 1] = True
+        got = segs == i
+        dsc = 2 * (got & truth).sum() / (got.sum() + truth.sum())
+        assert dsc > 0.95, (i, dsc)
+    assert card.prompt_size == 256 and Card().prompt_size == 256

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import case_io
 import numpy as np
 import pytest
-
-import case_io
 from case_io import CaseError, cpu_limit, load_case, run_folder
 
 

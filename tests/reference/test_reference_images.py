@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from reference_phantoms import make_2d, make_3d, per_instance_dsc
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -33,7 +32,8 @@ CACHE = Path.home() / ".cache" / "evalkit" / "torch-reference"
 
 @pytest.fixture(scope="session")
 def reference_images(docker_client) -> dict[str, str]:
-    names = ["litemedsam-openvino", "litemedsam-pytorch", "box-fill", "box-threshold"]
+    names = ["litemedsam-openvino", "litemedsam-pytorch", "box-fill", "box-threshold",
+             "efficientvit-sam-openvino"]
     cmd = [sys.executable, str(BUILD)] + [a for n in names for a in ("--only", n)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, check=False)
     assert proc.returncode == 0, f"build.py failed:\n{proc.stderr[-4000:]}"
@@ -91,10 +91,10 @@ def torch_reference(inputs: list[Path], tmp: Path) -> Path:
 
 
 def run_image(ref: str, cases, run_dir: Path, name: str, config=None):
+    import docker
+
     from evalkit.runner.intake import intake
     from evalkit.runner.run import run_submission
-
-    import docker
 
     client = docker.from_env()
     image = intake(ref, client, name=name)
@@ -193,3 +193,31 @@ def test_threads_follow_the_cpu_limit(reference_images, demo_cases, tmp_path):
     assert recs[f[0].stem].status == "ok"
     log = (tmp_path / "run/submissions/ov1/logs" / f"{f[0].stem}.log").read_text()
     assert "OpenVINO, 1 threads" in log, log
+
+
+def test_efficientvit_sam_ir_pair_runs_in_the_same_image(reference_images, demo_cases, tmp_path):
+    """The EfficientViT-SAM export (RANDOM weights: the path, not the accuracy) runs in the
+    OpenVINO image's code: encoder at 512, boxes in 1024 space, 256 low-res logits."""
+    import json
+
+    import docker
+
+    ref = reference_images["efficientvit-sam-openvino"]
+    client = docker.from_env()
+    probe = client.containers.run(ref, ["sh", "-c", "cat model/model_card.json model/export_meta.json"],
+                                  remove=True, network_mode="none")
+    card_text, meta_text = probe.decode().split("}\n{", 1)
+    card, meta = json.loads(card_text + "}"), json.loads("{" + meta_text)
+    assert card["input_size"] == 512 and card["box_size"] == 1024 and card["random_weights"]
+    assert meta["max_abs_diff_encoder"] < 1e-3 and meta["max_abs_diff_decoder_logits"] < 1e-3
+    files, _ = demo_cases
+    picked = [f for f in files if f.name.startswith("3D")][:1] + [
+        f for f in files if f.name.startswith("2D")][:1]
+    _, recs = run_image(ref, picked, tmp_path / "run", "evit")
+    for f in picked:
+        assert recs[f.stem].status == "ok", recs[f.stem]
+        segs = np.load(tmp_path / "run/submissions/evit/outputs" / f.name)["segs"]
+        with np.load(f) as z:
+            shape = z["imgs"].shape if f.name.startswith("3D") else z["imgs"].shape[:2]
+            n = len(z["boxes"])
+        assert segs.dtype == np.uint16 and segs.shape == shape and segs.max() <= n
