@@ -45,7 +45,7 @@ TINY: tuple[CaseSpec, ...] = (
     _c3("3DBox_CT_0001", "CT", (8, 64, 64), 2, (2.5, 0.8, 0.8)),
     _c2("2DBox_US_0001", "US", (96, 96), 1),
     _c2("2DBox_Microscopy_0001", "Microscopy", (128, 128), 8),
-    _c2("2DBox_Fundus_0001", "Fundus", (128, 128), 2),
+    _c2("2DBox_Fundus_0001", "Fundus", (128, 128), 1),
 )
 
 DEMO: tuple[CaseSpec, ...] = (

@@ -42,7 +42,8 @@ def render_preview(data_dir: str | Path, png: str | Path) -> Path:
         raise ValueError(f"no cases under {data_dir}/imgs")
     cols = min(5, len(chosen))
     rows = int(np.ceil(len(chosen) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 4.3 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 4.3 * rows), squeeze=False,
+                             layout="constrained")
     for ax in axes.ravel():
         ax.axis("off")
     for ax, case in zip(axes.ravel(), chosen):
@@ -64,7 +65,6 @@ def render_preview(data_dir: str | Path, png: str | Path) -> Path:
         where = f", slice {z}/{inp.imgs.shape[0]}" if z is not None else ""
         ax.set_title(f"{case.name}\n{tuple(inp.imgs.shape)}, {inp.n_instances} instances{where}",
                      fontsize=8)
-    fig.tight_layout()
     png = Path(png)
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=110)
