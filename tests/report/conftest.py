@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from evalkit.cli import main
 from evalkit.report import build_report
 
 from .synthetic import make_run
@@ -29,6 +30,15 @@ def report23(run23):
 
 
 @pytest.fixture(scope="session")
-def run4(tmp_path_factory) -> Path:
+def demo_data(tmp_path_factory) -> Path:
+    """The real demo data set (evalkit demo-data): one case per modality."""
+    out = tmp_path_factory.mktemp("demo") / "data"
+    assert main(["demo-data", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def run4(tmp_path_factory, demo_data) -> Path:
+    """Demo scale: 4 algorithms, example cases taken from the real demo data."""
     return make_run(tmp_path_factory.mktemp("run4") / "run", n_algorithms=4, per_modality=5,
-                    bootstrap_samples=20, seed=2)
+                    bootstrap_samples=20, seed=2, demo_dir=demo_data)

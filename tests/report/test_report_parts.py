@@ -14,7 +14,8 @@ import pytest
 
 from evalkit.cli import main
 from evalkit.report import ReportInputError, build_report
-from evalkit.report.inputs import last_log_line
+from evalkit.report.examples import load_examples
+from evalkit.report.inputs import last_log_line, load_run
 from evalkit.report.tables import failure_counts, leaderboard, to_markdown
 
 
@@ -33,6 +34,15 @@ def test_demo_scale_report_and_default_out(run4_copy):
     assert list(board["final_rank"]) == sorted(board["final_rank"]) and len(board) == 4
     ex = pd.read_csv(report.out_dir / "figures" / "examples.csv")
     assert ex["modality"].nunique() == 10
+    # a prediction is drawn exactly where the runner produced one (a timed-out case has none)
+    for _, r in ex.iterrows():
+        journal = pd.read_json(run4_copy / "submissions" / r["algorithm"] / "journal.jsonl",
+                               lines=True).set_index("case")
+        assert r["has_prediction"] == (journal.loc[r["case"], "status"] == "ok"), tuple(r)
+    assert (~ex["has_prediction"]).sum() == 1
+    # 3D examples are drawn at a slice (the one with most reference voxels), 2D at none
+    three_d = ex["case"].str.startswith("3D")
+    assert ex.loc[three_d, "slice"].notna().all() and ex.loc[~three_d, "slice"].isna().all()
     # top algorithms = best three by final rank (no baseline among these four)
     assert set(ex["algorithm"]) == set(board["algorithm"].iloc[:3])
 
@@ -65,11 +75,14 @@ def test_hostile_prediction_files_drop_out_of_the_example(run4_copy, tmp_path):
     shutil.copy(link, secret)
     link.unlink()
     os.symlink(secret, link)
-    report = build_report(run4_copy, progress=False)
-    ex = pd.read_csv(report.out_dir / "figures" / "examples.csv")
-    row = ex[(ex["case"] == case)].set_index("algorithm")["has_prediction"]
+    run = load_run(run4_copy)
+    algs = list(board["algorithm"])
+    examples, table = load_examples(run.cases, run.scores, algs, ["US"], run4_copy,
+                                    run.challenge.contract)
+    row = table[table["case"] == case].set_index("algorithm")["has_prediction"]
     assert not row[first] and not row[second]
     assert row.sum() == len(row) - 2
+    assert set(examples[0]["preds"]) == set(algs) - {first, second}
 
 
 def test_results_missing_is_a_clear_error(run4_copy, capsys):
