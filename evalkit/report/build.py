@@ -112,6 +112,13 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *,
         report.notes.append(f"Algorithms in results.csv but not in final_ranking.csv were left "
                             f"out: {', '.join(unranked)}.")
     top = top_algorithms(order)
+    for alg, journal in run.journals.items():
+        if "degraded_timing" in journal.columns:
+            n = int(journal["degraded_timing"].fillna(False).astype(bool).sum())
+            if n:
+                report.notes.append(f"{alg}: runtimes of {n} case(s) were measured with cases "
+                                    "running side by side (degraded_timing); compare runtimes "
+                                    "with care.")
 
     # ------------------------------------------------------------------ tables
     failures = failure_counts(run.scores, run.journals, order)

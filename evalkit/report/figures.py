@@ -125,8 +125,10 @@ def plot_case_scores(table: pd.DataFrame, order: Sequence[str], ranks: dict[str,
         for x, vals in zip(pos, data):
             if len(vals):
                 jitter = rng.uniform(-width / 3, width / 3, len(vals))
-                ax.scatter(x + jitter, vals, s=4, color=METRIC_COLOURS[m], alpha=0.35,
-                           linewidths=0, rasterized=True, zorder=1)
+                few = len(vals) <= 50
+                ax.scatter(x + jitter, vals, s=12 if few else 4,
+                           color="black" if few else METRIC_COLOURS[m], alpha=0.6 if few else 0.35,
+                           linewidths=0, rasterized=True, zorder=3)
         keep = [i for i, v in enumerate(data) if len(v)]
         if keep:
             bp = ax.boxplot([data[i] for i in keep], positions=pos[keep], widths=width,

@@ -9,7 +9,7 @@ Conventions
   ``p_rank1``. They are NaN when the ranking has no bootstrap.
 * Per-modality columns ``<metric>_<modality>`` are plain means over that modality's
   cases of the values in ``results.csv`` (the ranking input); missing values are
-  skipped (``n_missing`` counts them). ``<metric>_all`` pools every case. Runtime is
+  skipped (``n_missing`` counts cases without a value). ``<metric>_all`` pools every case. Runtime is
   in seconds.
 * Failure columns ``failed_<status>`` count cases whose status is not ``ok``, taken
   from the scores tables (runner or metrics status) and, for algorithms without
@@ -78,7 +78,8 @@ def leaderboard(final_ranking: pd.DataFrame, results: pd.DataFrame,
     Columns: ``final_rank, algorithm, mean_rank, boot_median_rank, rank_ci_lo,
     rank_ci_hi, p_rank1``, then ``<metric>_all`` and ``<metric>_<modality>`` for
     every metric and modality, ``n_cases`` (distinct cases with any result),
-    ``n_missing`` (NaN results of the first metric), then the failure columns.
+    ``n_missing`` (cases of the first metric that some algorithm has and this one lacks
+    or has as NaN), then the failure columns.
     """
     board = final_ranking[["final_rank", "algorithm", "consensus_score"]].rename(
         columns={"consensus_score": "mean_rank"})
@@ -111,9 +112,10 @@ def leaderboard(final_ranking: pd.DataFrame, results: pd.DataFrame,
         results.groupby("algorithm")["case"].nunique()).fillna(0).astype(int)
     first = metrics[0] if metrics else None
     if first is not None:
-        nan = results[results["metric"] == first].groupby("algorithm")["value"].apply(
-            lambda v: int(v.isna().sum()))
-        board["n_missing"] = board["algorithm"].map(nan).fillna(0).astype(int)
+        sel = results[results["metric"] == first]
+        present = sel.dropna(subset=["value"]).groupby("algorithm")["case"].nunique()
+        n_all = sel["case"].nunique()
+        board["n_missing"] = n_all - board["algorithm"].map(present).fillna(0).astype(int)
     if failures is not None and not failures.empty:
         board = board.merge(failures, on="algorithm", how="left")
         for col in failures.columns[1:]:
