@@ -113,8 +113,10 @@ def leaderboard(final_ranking: pd.DataFrame, results: pd.DataFrame,
     first = metrics[0] if metrics else None
     if first is not None:
         sel = results[results["metric"] == first]
-        present = sel.dropna(subset=["value"]).groupby("algorithm")["case"].nunique()
-        n_all = sel["case"].nunique()
+        pairs = sel[["task", "case"]].drop_duplicates()
+        present = sel.dropna(subset=["value"]).drop_duplicates(["algorithm", "task", "case"])
+        present = present.groupby("algorithm").size()
+        n_all = len(pairs)
         board["n_missing"] = n_all - board["algorithm"].map(present).fillna(0).astype(int)
     if failures is not None and not failures.empty:
         board = board.merge(failures, on="algorithm", how="left")
