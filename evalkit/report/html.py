@@ -96,12 +96,13 @@ def _failures(details: pd.DataFrame, board: pd.DataFrame) -> str:
     if details.empty:
         return "<p>No failed cases.</p>"
     parts = []
+    is_open = " open" if len(details) <= 50 else ""
     for alg in board["algorithm"]:
         d = details[details["algorithm"] == alg]
         if d.empty:
             continue
         counts = ", ".join(f"{s}: {n}" for s, n in d["status"].value_counts().items())
-        parts.append(f"<details><summary>{escape(str(alg))}: {len(d)} failed ({escape(counts)})"
+        parts.append(f"<details{is_open}><summary>{escape(str(alg))}: {len(d)} failed ({escape(counts)})"
                      f"</summary>{_table(d.drop(columns=['algorithm']))}</details>")
     return "\n".join(parts)
 
@@ -134,7 +135,8 @@ def index_page(run: RunData, report: Report, tables_html: list[str], details: pd
             ".</p>"]
     notes = "".join(f'<div class="note">{escape(n)}</div>' for n in report.notes)
     ranking_meta = run.ranking_meta or {}
-    seed = meta.get("seed", ranking_meta.get("seed", run.challenge.ranking.get("seed")))
+    # the seed the ranking actually used wins over the configured one
+    seed = ranking_meta.get("seed", meta.get("seed", run.challenge.ranking.get("seed")))
     boot_b = ranking_meta.get("B", meta.get("bootstrap_samples", "–"))
     scheme = ranking_meta.get("scheme", run.challenge.ranking.get("scheme"))
     prov = [(f"<p>Seed: <code>{escape(str(seed))}</code>; bootstrap samples: "

@@ -170,3 +170,15 @@ def test_index_loads_in_headless_chromium(report23, tmp_path):
                     f"--screenshot={shot}", report23.index.as_uri()],
                    check=False, capture_output=True, text=True, timeout=180, cwd=tmp_path)
     assert shot.is_file() and imread(shot).shape[0] > 1000
+
+
+def test_provenance_in_index(run23, report23):
+    index = (report23.out_dir / "index.html").read_text()
+    meta = json.loads((run23 / "ranking" / "ranking_meta.json").read_text())
+    assert f"Seed: <code>{meta['seed']}</code>" in index
+    assert f"bootstrap samples: <code>{meta['B']}</code>" in index
+    for sub in (run23 / "submissions").iterdir():
+        image = json.loads((sub / "image.json").read_text())
+        assert image["image_id"] in index
+    assert "tolerance_mm = 2.0" in index                 # the run's challenge.toml
+    assert "&quot;numpy&quot;: " in index                  # versions from run.json (escaped)
