@@ -157,10 +157,11 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *,
 def _save(fig: Figure, data: pd.DataFrame, stem: Path) -> None:
     """PNG, then SVG with the layout frozen (constrained layout is solved once) and
     text kept as text (smaller, searchable SVG), then the data as CSV."""
-    fig.savefig(stem.with_suffix(".png"), dpi=PNG_DPI)
-    fig.set_layout_engine("none")
-    with matplotlib.rc_context({"svg.fonttype": "none"}):
-        fig.savefig(stem.with_suffix(".svg"))
+    with matplotlib.rc_context({"text.parse_math": False}):   # names are data, not TeX
+        fig.savefig(stem.with_suffix(".png"), dpi=PNG_DPI)
+        fig.set_layout_engine("none")
+        with matplotlib.rc_context({"svg.fonttype": "none"}):
+            fig.savefig(stem.with_suffix(".svg"))
     data.to_csv(stem.with_suffix(".csv"), index=False)
 
 

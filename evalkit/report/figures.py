@@ -9,9 +9,10 @@ challenge stays legible: tick labels are rotated and long names shortened to
 
 from __future__ import annotations
 
+import functools
 import math
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import matplotlib
 
@@ -32,6 +33,16 @@ METRIC_COLOURS = {"DSC": "#1f77b4", "NSD": "#ff7f0e"}
 TOP_COLOURS = ["#d62728", "#ff7f0e", "#e377c2", "#17becf", "#8c564b", "#bcbd22"]
 BOX_COLOUR = "#1f3fff"   # prompt box
 REF_COLOUR = "#00c000"   # reference overlay
+
+
+def plain_text(func: Callable[..., Figure]) -> Callable[..., Figure]:
+    """Run a plot function with mathtext off: names and modalities come from the run
+    (participants choose them) and a ``$`` in one must print, not fail to parse."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs) -> Figure:
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return func(*args, **kwargs)
+    return wrapper
 
 
 def short(name: str, n: int = MAX_LABEL) -> str:
@@ -101,6 +112,7 @@ def _empty(fig: Figure, ax, text: str) -> Figure:
 
 # --------------------------------------------------------------------- Fig. 3a,b: dot-and-box
 
+@plain_text
 def plot_case_scores(table: pd.DataFrame, order: Sequence[str], ranks: dict[str, int],
                      title: str, seed: int = 0) -> Figure:
     """Dot-and-box plot of case DSC and NSD per algorithm (Fig. 3a,b).
@@ -150,6 +162,7 @@ def plot_case_scores(table: pd.DataFrame, order: Sequence[str], ranks: dict[str,
 
 # --------------------------------------------------------------------- Fig. 3c,d: bubbles
 
+@plain_text
 def plot_bubbles(summary: pd.DataFrame, title: str) -> Figure:
     """Accuracy (mean DSC) versus mean runtime per algorithm, bubble area ∝ mean NSD.
 
@@ -224,6 +237,7 @@ def _alg_colours(algs: Sequence[str]) -> dict[str, str]:
     return {a: TOP_COLOURS[i % len(TOP_COLOURS)] for i, a in enumerate(algs)}
 
 
+@plain_text
 def plot_modality_scores(table: pd.DataFrame, algs: Sequence[str], ranks: dict[str, int],
                          modalities: Sequence[str]) -> Figure:
     """Per-modality case DSC (top panel) and NSD (bottom) of selected algorithms (Fig. 3e).
@@ -243,6 +257,7 @@ def plot_modality_scores(table: pd.DataFrame, algs: Sequence[str], ranks: dict[s
     return fig
 
 
+@plain_text
 def plot_modality_runtime(table: pd.DataFrame, algs: Sequence[str], ranks: dict[str, int],
                           modalities: Sequence[str], title: str) -> Figure:
     """Runtime per case (s, log axis) per modality of selected algorithms (Fig. 3f,g)."""
@@ -263,6 +278,7 @@ def plot_modality_runtime(table: pd.DataFrame, algs: Sequence[str], ranks: dict[
 
 # --------------------------------------------------------------------- Fig. 3h: examples
 
+@plain_text
 def plot_examples(examples: list[dict], algs: Sequence[str], ranks: dict[str, int]) -> Figure:
     """Example segmentations, one panel per modality (Fig. 3h).
 
@@ -329,6 +345,7 @@ def _blob(ax, freq: pd.DataFrame, summary: pd.DataFrame, order: Sequence[str], t
     ax.grid(alpha=0.2)
 
 
+@plain_text
 def plot_blob(freq: pd.DataFrame, summary: pd.DataFrame, order: Sequence[str],
               ranks: dict[str, int], title: str) -> Figure:
     """Bootstrap blob plot: circle area ∝ frequency of each rank over the bootstrap
@@ -349,6 +366,7 @@ def plot_blob(freq: pd.DataFrame, summary: pd.DataFrame, order: Sequence[str],
     return fig
 
 
+@plain_text
 def plot_blob_tasks(freq: pd.DataFrame, summary: pd.DataFrame, task_order: dict[str, list[str]],
                     tasks: Sequence[str], metric: str, ranks: dict[str, int]) -> Figure:
     """Blob plots of every task of one metric in a grid (one panel per modality).
@@ -398,6 +416,7 @@ def significance_matrix(sig: pd.DataFrame, order: Sequence[str]) -> np.ndarray:
     return mat
 
 
+@plain_text
 def plot_significance(sig: pd.DataFrame, task_order: dict[str, list[str]], tasks: Sequence[str],
                       metric: str, ranks: dict[str, int]) -> Figure:
     """Significance maps of every task of one metric, one panel per task.
@@ -437,6 +456,7 @@ def plot_significance(sig: pd.DataFrame, task_order: dict[str, list[str]], tasks
     return fig
 
 
+@plain_text
 def plot_rank_heatmap(task_ranking: pd.DataFrame, order: Sequence[str], tasks: Sequence[str],
                       metrics: Sequence[str], ranks: dict[str, int]) -> Figure:
     """Rank of every algorithm (columns, final-rank order) in every ranking task (rows:
@@ -472,6 +492,7 @@ def plot_rank_heatmap(task_ranking: pd.DataFrame, order: Sequence[str], tasks: S
     return fig
 
 
+@plain_text
 def plot_kendall(tau: pd.DataFrame, tasks: Sequence[str], metrics: Sequence[str]) -> Figure:
     """Violins of Kendall's tau-b between each bootstrap ranking and the full-data
     ranking, per task (one row of panels per metric), median marked. A task whose

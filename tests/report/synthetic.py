@@ -76,7 +76,7 @@ def _perturb(gts: np.ndarray, shift: int) -> np.ndarray:
 
 def make_run(root: Path, *, n_algorithms: int = 23, per_modality: int = 8, seed: int = 0,
              bootstrap_samples: int = 40, examples: bool = True, bootstrap: bool = True,
-             demo_dir: Path | None = None) -> Path:
+             demo_dir: Path | None = None, names: list[str] | None = None) -> Path:
     """Write a synthetic run folder under ``root`` and return it.
 
     ``demo_dir``: a folder written by ``evalkit demo-data`` (``imgs/``, ``gts/``); its
@@ -93,7 +93,7 @@ def make_run(root: Path, *, n_algorithms: int = 23, per_modality: int = 8, seed:
     }, indent=2))
     modalities = challenge.modalities
     cases = _case_names(modalities, per_modality)
-    algs = [NAMES[i] if i < len(NAMES) else f"algo{i:02d}" for i in range(n_algorithms)]
+    algs = names or [NAMES[i] if i < len(NAMES) else f"algo{i:02d}" for i in range(n_algorithms)]
 
     data = root / "data"
     case_rows = []

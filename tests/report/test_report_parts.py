@@ -150,3 +150,19 @@ def test_leaderboard_by_hand():
     assert a["mean_rank"] == 2.0
     md = to_markdown(pd.DataFrame({"x": ["a|b"], "y": ["1\n2"]}))
     assert md.splitlines()[2] == "| a\\|b | 1 2 |"
+
+
+def test_odd_algorithm_names_print_literally(tmp_path):
+    from .synthetic import make_run
+
+    names = ["cost$1$-team", "<b>bold</b>&co", "plain"]
+    run = make_run(tmp_path / "run", names=names, per_modality=3, bootstrap_samples=10,
+                   examples=False)
+    report = build_report(run, progress=False)
+    assert len(report.figures) >= 15
+    index = (report.out_dir / "index.html").read_text()
+    assert "<b>bold</b>" not in index and "&lt;b&gt;bold&lt;/b&gt;&amp;co" in index
+    svg = (report.out_dir / "figures" / "scores_2d.svg").read_text()
+    assert "cost$1$-team" in svg            # printed as text, not typeset as math
+    md = (report.out_dir / "leaderboard.md").read_text()
+    assert "cost$1$-team" in md
