@@ -155,7 +155,8 @@ def test_leaderboard_by_hand():
 def test_odd_algorithm_names_print_literally(tmp_path):
     from .synthetic import make_run
 
-    names = ["cost$1$-team", "<b>bold</b>&co", "plain"]
+    # "$\\frac$" is invalid mathtext: drawn as TeX it would raise at savefig
+    names = ["cost$\\frac$-team", "<b>bold</b>&co", "plain"]
     run = make_run(tmp_path / "run", names=names, per_modality=3, bootstrap_samples=10,
                    examples=False)
     report = build_report(run, progress=False)
@@ -163,6 +164,6 @@ def test_odd_algorithm_names_print_literally(tmp_path):
     index = (report.out_dir / "index.html").read_text()
     assert "<b>bold</b>" not in index and "&lt;b&gt;bold&lt;/b&gt;&amp;co" in index
     svg = (report.out_dir / "figures" / "scores_2d.svg").read_text()
-    assert "cost$1$-team" in svg            # printed as text, not typeset as math
+    assert "cost$\\frac$-team" in svg
     md = (report.out_dir / "leaderboard.md").read_text()
-    assert "cost$1$-team" in md
+    assert "cost$\\frac$-team" in md
