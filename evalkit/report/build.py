@@ -315,6 +315,23 @@ def _ranking_jobs(run: RunData, order: list[str], ranks: dict[str, int], modalit
         report.notes.append("ranking/task_ranking.csv not found: rank heatmap, significance "
                             "maps and per-task blob plots omitted.")
 
+    case_ranks = run.table("case_ranks")
+    if case_ranks is not None and task_order:
+        for m in metrics:
+            tasks = [t for t, mm in tasks_present if mm == m]
+            cr = case_ranks[(case_ranks["metric"] == m) & case_ranks["task"].isin(tasks)]
+            if cr.empty:
+                continue
+            orders = {t: task_order[(t, m)] for t in tasks}
+            jobs.append((FigureEntry(f"case_rank_heatmap_{safe_name(m)}", "Ranking",
+                                     f"Ranking heatmaps for {m} (challengeR): number of cases at "
+                                     "each per-case rank, per algorithm and modality."),
+                         lambda cr=cr, orders=orders, tasks=tasks, m=m: (
+                             F.plot_case_rank_heatmaps(cr, orders, tasks, m, ranks), cr)))
+    elif case_ranks is None:
+        report.notes.append("ranking/case_ranks.csv not found: per-case ranking heatmaps "
+                            "omitted.")
+
     boot = run.table("bootstrap_ranks")
     freq = run.table("bootstrap_rank_frequencies")
     if boot is not None and freq is not None:

@@ -25,7 +25,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
-from matplotlib.ticker import FuncFormatter, ScalarFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, ScalarFormatter
 
 MAX_LABEL = 22
 METRIC_COLOURS = {"DSC": "#1f77b4", "NSD": "#ff7f0e"}
@@ -75,12 +75,12 @@ def _minor_log_label(x: float, _pos: int) -> str:
     return f"{x:g}" if round(lead) in (2, 5) else ""
 
 
-def _grid_layout(fig: Figure, nrows: int, key_lines: int = 0) -> None:
+def _grid_layout(fig: Figure, nrows: int, key_lines: int = 0, wspace: float = 0.28) -> None:
     """Fixed margins for panel grids (constrained layout costs seconds there)."""
     h = fig.get_figheight()
-    fig.subplots_adjust(left=0.035, right=0.995, bottom=(0.75 + key_lines * KEY_LINE_IN) / h,
+    fig.subplots_adjust(left=0.035, right=0.975, bottom=(0.75 + key_lines * KEY_LINE_IN) / h,
                         top=1 - 0.75 / h,
-                        wspace=0.28, hspace=1.1 / max(h / nrows - 1.0, 1.0))
+                        wspace=wspace, hspace=1.1 / max(h / nrows - 1.0, 1.0))
 
 
 def _panel_labels(order: Sequence[str], ranks: dict[str, int]) -> list[str]:
@@ -489,6 +489,51 @@ def plot_rank_heatmap(task_ranking: pd.DataFrame, order: Sequence[str], tasks: S
         ax.axhline(i * len(tasks) - 0.5, color="white", linewidth=2)
     ax.set_title("Rank per ranking task (columns in final-rank order)")
     fig.colorbar(im, ax=ax, label="task rank", shrink=0.6)
+    return fig
+
+
+@plain_text
+def plot_case_rank_heatmaps(case_ranks: pd.DataFrame, task_order: dict[str, list[str]],
+                            tasks: Sequence[str], metric: str, ranks: dict[str, int]) -> Figure:
+    """challengeR's ranking heatmap, one panel per task of one metric: column = algorithm
+    (task-rank order, labelled by final rank), row = per-case rank, colour = number of
+    cases at that rank. A good, consistent algorithm has its mass near the top.
+
+    ``case_ranks``: ``task, case, algorithm, rank`` for one metric (ties keep their
+    tied rank; missing values carry the worst rank the ranking gave them).
+    """
+    n = len(tasks)
+    ncols = min(5, n) if n else 1
+    nrows = max(1, math.ceil(n / ncols))
+    k = max((len(v) for v in task_order.values()), default=1)
+    side = max(3.0, min(4.6, 0.17 * k + 1.0))
+    all_algs = sorted({a for v in task_order.values() for a in v})
+    fig = Figure(figsize=(side * ncols, side * nrows + 0.7 + 3 * KEY_LINE_IN), layout=None)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    for ax, task in zip(axes, tasks):
+        order = task_order[task]
+        cr = case_ranks[(case_ranks["task"] == task) & case_ranks["algorithm"].isin(order)]
+        kmax = max(len(order), int(np.ceil(cr["rank"].max())) if len(cr) else 1)
+        mat = np.zeros((kmax, len(order)))
+        idx = {a: i for i, a in enumerate(order)}
+        rows = np.clip(np.ceil(cr["rank"].to_numpy(float)).astype(int) - 1, 0, kmax - 1)
+        np.add.at(mat, (rows, cr["algorithm"].map(idx).to_numpy(int)), 1)
+        im = ax.imshow(mat, cmap="Blues", aspect="auto", interpolation="nearest")
+        labels = _panel_labels(order, ranks)
+        ax.set_xticks(range(len(order)), labels, fontsize=6 if k > 15 else 8)
+        step = 1 if kmax <= 12 else 5
+        ticks = [0] + list(range(step - 1, kmax, step))[1 if step == 1 else 0:]
+        ax.set_yticks(ticks, [str(t + 1) for t in ticks], fontsize=7)
+        ax.set_ylabel("rank per case", fontsize=7)
+        ax.set_title(f"{task} · {metric}", fontsize=9)
+        cbar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
+        cbar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        cbar.ax.tick_params(labelsize=6)
+    for ax in axes[n:]:
+        ax.set_axis_off()
+    _grid_layout(fig, nrows, _rank_key(fig, all_algs, ranks), wspace=0.45)
+    fig.suptitle(f"Ranking heatmaps, {metric}: cases (colour) at each per-case rank (row) per "
+                 "algorithm (column, task-rank order, label = final rank)", fontsize=10)
     return fig
 
 

@@ -23,7 +23,8 @@ METRICS = ["DSC", "NSD", "RunningTime"]
 FIGURES = (["scores_2d", "scores_3d", "bubbles_2d", "bubbles_3d", "modality_scores_top",
             "runtime_2d_top", "runtime_3d_top", "examples", "rank_heatmap", "blob_final",
             "kendall_tau"] + [f"blob_tasks_{m}" for m in METRICS]
-           + [f"significance_{m}" for m in METRICS])
+           + [f"significance_{m}" for m in METRICS]
+           + [f"case_rank_heatmap_{m}" for m in METRICS])
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update",
