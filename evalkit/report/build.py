@@ -87,8 +87,9 @@ def _metrics(run: RunData) -> list[str]:
     return known + [m for m in present if m not in known]
 
 
-def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *,
-                 progress: bool = True) -> Report:
+def build_report(
+    run_dir: str | Path, out_dir: str | Path | None = None, *, progress: bool = True
+) -> Report:
     """Write the report of a run folder into ``out_dir`` (default ``<run>/report``).
 
     Raises :class:`evalkit.report.inputs.ReportInputError` when the results table or
@@ -109,30 +110,37 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *,
     results = results[results["algorithm"].isin(order)]
     unranked = sorted(set(run.results["algorithm"]) - set(order))
     if unranked:
-        report.notes.append(f"Algorithms in results.csv but not in final_ranking.csv were left "
-                            f"out: {', '.join(unranked)}.")
+        report.notes.append(
+            f"Algorithms in results.csv but not in final_ranking.csv were left "
+            f"out: {', '.join(unranked)}."
+        )
     top = top_algorithms(order)
     for alg, journal in run.journals.items():
         if "degraded_timing" in journal.columns:
             n = int(journal["degraded_timing"].fillna(False).astype(bool).sum())
             if n:
-                report.notes.append(f"{alg}: runtimes of {n} case(s) were measured with cases "
-                                    "running side by side (degraded_timing); compare runtimes "
-                                    "with care.")
+                report.notes.append(
+                    f"{alg}: runtimes of {n} case(s) were measured with cases "
+                    "running side by side (degraded_timing); compare runtimes "
+                    "with care."
+                )
 
     # ------------------------------------------------------------------ tables
     failures = failure_counts(run.scores, run.journals, order)
-    board = leaderboard(run.final_ranking, results, modalities, metrics,
-                        run.table("bootstrap_ranks"), failures)
+    board = leaderboard(
+        run.final_ranking, results, modalities, metrics, run.table("bootstrap_ranks"), failures
+    )
     board.to_csv(out / "leaderboard.csv", index=False)
     log_lines = _failure_log_lines(run)
     details = failure_details(run.scores, run.journals, log_lines)
     details.to_csv(out / "failures.csv", index=False)
     tables_md, tables_html = _leaderboard_views(board, modalities, metrics)
     (out / "leaderboard.md").write_text(
-        f"# Leaderboard: {run.challenge.name}\n\n" + "\n".join(tables_md), encoding="utf-8")
+        f"# Leaderboard: {run.challenge.name}\n\n" + "\n".join(tables_md), encoding="utf-8"
+    )
     (out / "leaderboard.html").write_text(
-        H.page(f"Leaderboard: {run.challenge.name}", "\n".join(tables_html)), encoding="utf-8")
+        H.page(f"Leaderboard: {run.challenge.name}", "\n".join(tables_html)), encoding="utf-8"
+    )
     report.tables += ["leaderboard.csv", "leaderboard.md", "leaderboard.html", "failures.csv"]
 
     # ------------------------------------------------------------------ figures
@@ -146,18 +154,28 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *,
     # ------------------------------------------------------------------ page
     html = H.index_page(run, report, tables_html, details, board)
     (out / "index.html").write_text(html, encoding="utf-8")
-    (out / "report.json").write_text(json.dumps({
-        "run": str(run.run_dir), "tables": report.tables,
-        "figures": [{"name": f.name, "section": f.section, "caption": f.caption}
-                    for f in report.figures],
-        "notes": report.notes}, indent=2), encoding="utf-8")
+    (out / "report.json").write_text(
+        json.dumps(
+            {
+                "run": str(run.run_dir),
+                "tables": report.tables,
+                "figures": [
+                    {"name": f.name, "section": f.section, "caption": f.caption}
+                    for f in report.figures
+                ],
+                "notes": report.notes,
+            },
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
     return report
 
 
 def _save(fig: Figure, data: pd.DataFrame, stem: Path) -> None:
     """PNG, then SVG with the layout frozen (constrained layout is solved once) and
     text kept as text (smaller, searchable SVG), then the data as CSV."""
-    with matplotlib.rc_context({"text.parse_math": False}):   # names are data, not TeX
+    with matplotlib.rc_context({"text.parse_math": False}):  # names are data, not TeX
         fig.savefig(stem.with_suffix(".png"), dpi=PNG_DPI)
         fig.set_layout_engine("none")
         with matplotlib.rc_context({"svg.fonttype": "none"}):
@@ -181,8 +199,9 @@ def _failure_log_lines(run: RunData) -> dict[tuple[str, str], str]:
     return out
 
 
-def _leaderboard_views(board: pd.DataFrame, modalities: list[str],
-                       metrics: list[str]) -> tuple[list[str], list[str]]:
+def _leaderboard_views(
+    board: pd.DataFrame, modalities: list[str], metrics: list[str]
+) -> tuple[list[str], list[str]]:
     """Markdown and HTML views: the main table, then one per-modality table per metric."""
     per_mod = {f"{m}_{mod}" for m in metrics for mod in modalities}
     main_cols = [c for c in board.columns if c not in per_mod]
@@ -202,13 +221,21 @@ def _leaderboard_views(board: pd.DataFrame, modalities: list[str],
 Job = tuple[FigureEntry, Callable[[], tuple[Figure, pd.DataFrame]]]
 
 
-def _figure_jobs(run: RunData, results: pd.DataFrame, order: list[str], ranks: dict[str, int],
-                 modalities: list[str], metrics: list[str], top: list[str],
-                 report: Report) -> list[Job]:
+def _figure_jobs(
+    run: RunData,
+    results: pd.DataFrame,
+    order: list[str],
+    ranks: dict[str, int],
+    modalities: list[str],
+    metrics: list[str],
+    top: list[str],
+    report: Report,
+) -> list[Job]:
     jobs: list[Job] = []
     seed = int(run.challenge.ranking.get("seed", 0))
     case_table = results[results["metric"].isin(ACCURACY)][
-        ["algorithm", "task", "case", "dim", "metric", "value"]]
+        ["algorithm", "task", "case", "dim", "metric", "value"]
+    ]
 
     for dim, letter in ((2, "a"), (3, "b")):
         sub = case_table[case_table["dim"] == dim]
@@ -216,12 +243,21 @@ def _figure_jobs(run: RunData, results: pd.DataFrame, order: list[str], ranks: d
             report.notes.append(f"No {dim}D cases: Fig. 3{letter} omitted.")
             continue
         n = sub["case"].nunique()
-        jobs.append((FigureEntry(f"scores_{dim}d", "Accuracy",
-                                 f"Case DSC and NSD per algorithm on the {dim}D cases (n = {n}), "
-                                 "ordered by final rank; box = quartiles, whiskers 1.5 IQR, dots "
-                                 "= cases (Fig. 3" + letter + ")."),
-                     lambda sub=sub, dim=dim, n=n: (F.plot_case_scores(
-                         sub, order, ranks, f"{dim}D cases (n = {n})", seed), sub)))
+        jobs.append(
+            (
+                FigureEntry(
+                    f"scores_{dim}d",
+                    "Accuracy",
+                    f"Case DSC and NSD per algorithm on the {dim}D cases (n = {n}), "
+                    "ordered by final rank; box = quartiles, whiskers 1.5 IQR, dots "
+                    "= cases (Fig. 3" + letter + ").",
+                ),
+                lambda sub=sub, dim=dim, n=n: (
+                    F.plot_case_scores(sub, order, ranks, f"{dim}D cases (n = {n})", seed),
+                    sub,
+                ),
+            )
+        )
 
     if RUNTIME in metrics:
         for dim, letter in ((2, "c"), (3, "d")):
@@ -231,23 +267,41 @@ def _figure_jobs(run: RunData, results: pd.DataFrame, order: list[str], ranks: d
             means = sub.groupby(["algorithm", "metric"])["value"].mean().unstack("metric")
             summ = pd.DataFrame({"algorithm": order, "final_rank": [ranks[a] for a in order]})
             for m in ("DSC", "NSD", RUNTIME):
-                summ[m] = summ["algorithm"].map(means[m] if m in means.columns else {}).astype(float)
-            jobs.append((FigureEntry(f"bubbles_{dim}d", "Accuracy versus runtime",
-                                     f"Mean DSC versus mean runtime per case on the {dim}D cases; "
-                                     "bubble area ∝ mean NSD, numbers = final rank (Fig. 3"
-                                     + letter + ")."),
-                         lambda summ=summ, dim=dim: (F.plot_bubbles(
-                             summ, f"Accuracy versus runtime, {dim}D cases"), summ)))
+                summ[m] = (
+                    summ["algorithm"].map(means[m] if m in means.columns else {}).astype(float)
+                )
+            jobs.append(
+                (
+                    FigureEntry(
+                        f"bubbles_{dim}d",
+                        "Accuracy versus runtime",
+                        f"Mean DSC versus mean runtime per case on the {dim}D cases; "
+                        "bubble area ∝ mean NSD, numbers = final rank (Fig. 3" + letter + ").",
+                    ),
+                    lambda summ=summ, dim=dim: (
+                        F.plot_bubbles(summ, f"Accuracy versus runtime, {dim}D cases"),
+                        summ,
+                    ),
+                )
+            )
     else:
         report.notes.append(f"No {RUNTIME} metric in results.csv: runtime figures omitted.")
 
-    mod_table = results[results["algorithm"].isin(top)][["algorithm", "task", "case", "dim",
-                                                         "metric", "value"]]
+    mod_table = results[results["algorithm"].isin(top)][
+        ["algorithm", "task", "case", "dim", "metric", "value"]
+    ]
     acc = mod_table[mod_table["metric"].isin(ACCURACY)]
-    jobs.append((FigureEntry("modality_scores_top", "Top algorithms per modality",
-                             f"Case DSC and NSD per modality of the top {len(top)} algorithms "
-                             "(best three and baselines) (Fig. 3e)."),
-                 lambda: (F.plot_modality_scores(acc, top, ranks, modalities), acc)))
+    jobs.append(
+        (
+            FigureEntry(
+                "modality_scores_top",
+                "Top algorithms per modality",
+                f"Case DSC and NSD per modality of the top {len(top)} algorithms "
+                "(best three and baselines) (Fig. 3e).",
+            ),
+            lambda: (F.plot_modality_scores(acc, top, ranks, modalities), acc),
+        )
+    )
     if RUNTIME in metrics:
         rt = mod_table[mod_table["metric"] == RUNTIME]
         for dim, letter in ((3, "f"), (2, "g")):
@@ -255,43 +309,71 @@ def _figure_jobs(run: RunData, results: pd.DataFrame, order: list[str], ranks: d
             if not mods:
                 continue
             sub = rt[rt["task"].isin(mods)]
-            jobs.append((FigureEntry(f"runtime_{dim}d_top", "Top algorithms per modality",
-                                     f"Runtime per case (s, log scale) of the top algorithms on "
-                                     f"the {dim}D modalities (Fig. 3{letter})."),
-                         lambda sub=sub, mods=mods, dim=dim: (F.plot_modality_runtime(
-                             sub, top, ranks, mods, f"Runtime per {dim}D modality"), sub)))
+            jobs.append(
+                (
+                    FigureEntry(
+                        f"runtime_{dim}d_top",
+                        "Top algorithms per modality",
+                        f"Runtime per case (s, log scale) of the top algorithms on "
+                        f"the {dim}D modalities (Fig. 3{letter}).",
+                    ),
+                    lambda sub=sub, mods=mods, dim=dim: (
+                        F.plot_modality_runtime(
+                            sub, top, ranks, mods, f"Runtime per {dim}D modality"
+                        ),
+                        sub,
+                    ),
+                )
+            )
 
     jobs += _example_job(run, top, ranks, modalities, report)
     jobs += _ranking_jobs(run, order, ranks, modalities, metrics, report)
     return jobs
 
 
-def _example_job(run: RunData, top: list[str], ranks: dict[str, int], modalities: list[str],
-                 report: Report) -> list[Job]:
+def _example_job(
+    run: RunData, top: list[str], ranks: dict[str, int], modalities: list[str], report: Report
+) -> list[Job]:
     if run.cases is None or not {"input_path", "gt_path"} <= set(run.cases.columns):
-        report.notes.append("No pinned case list with input/GT paths: example segmentations "
-                            "omitted.")
+        report.notes.append(
+            "No pinned case list with input/GT paths: example segmentations omitted."
+        )
         return []
     from evalkit.report.examples import load_examples
 
-    examples, data = load_examples(run.cases, run.scores, top, modalities, run.run_dir,
-                                   run.challenge.contract)
+    examples, data = load_examples(
+        run.cases, run.scores, top, modalities, run.run_dir, run.challenge.contract
+    )
     if not examples:
-        report.notes.append("No example case had a readable input and GT: example "
-                            "segmentations omitted.")
+        report.notes.append(
+            "No example case had a readable input and GT: example segmentations omitted."
+        )
         return []
     missing = [m for m in modalities if m not in {e["modality"] for e in examples}]
     if missing:
         report.notes.append(f"No readable example case for: {', '.join(missing)}.")
-    return [(FigureEntry("examples", "Example segmentations",
-                         "One case per modality: box prompt (blue), reference (green overlay) and "
-                         "the contour of each top algorithm; 3D cases at the slice with the "
-                         "largest reference area (Fig. 3h)."),
-             lambda: (F.plot_examples(examples, top, ranks), data))]
+    return [
+        (
+            FigureEntry(
+                "examples",
+                "Example segmentations",
+                "One case per modality: box prompt (blue), reference (green overlay) and "
+                "the contour of each top algorithm; 3D cases at the slice with the "
+                "largest reference area (Fig. 3h).",
+            ),
+            lambda: (F.plot_examples(examples, top, ranks), data),
+        )
+    ]
 
 
-def _ranking_jobs(run: RunData, order: list[str], ranks: dict[str, int], modalities: list[str],
-                  metrics: list[str], report: Report) -> list[Job]:
+def _ranking_jobs(
+    run: RunData,
+    order: list[str],
+    ranks: dict[str, int],
+    modalities: list[str],
+    metrics: list[str],
+    report: Report,
+) -> list[Job]:
     jobs: list[Job] = []
     task_ranking = run.table("task_ranking")
     tasks_present: list[tuple[str, str]] = []
@@ -307,13 +389,22 @@ def _ranking_jobs(run: RunData, order: list[str], ranks: dict[str, int], modalit
                 tasks_present.append((t, m))
                 task_order[(t, m)] = [a for a in tr["algorithm"] if a in pos]
         heat = task_ranking[["task", "metric", "algorithm", "score", "rank"]]
-        jobs.append((FigureEntry("rank_heatmap", "Ranking",
-                                 "Rank of every algorithm in every ranking task (modality / "
-                                 "metric); columns in final-rank order."),
-                     lambda: (F.plot_rank_heatmap(heat, order, modalities, metrics, ranks), heat)))
+        jobs.append(
+            (
+                FigureEntry(
+                    "rank_heatmap",
+                    "Ranking",
+                    "Rank of every algorithm in every ranking task (modality / "
+                    "metric); columns in final-rank order.",
+                ),
+                lambda: (F.plot_rank_heatmap(heat, order, modalities, metrics, ranks), heat),
+            )
+        )
     else:
-        report.notes.append("ranking/task_ranking.csv not found: rank heatmap, significance "
-                            "maps and per-task blob plots omitted.")
+        report.notes.append(
+            "ranking/task_ranking.csv not found: rank heatmap, significance "
+            "maps and per-task blob plots omitted."
+        )
 
     case_ranks = run.table("case_ranks")
     if case_ranks is not None and task_order:
@@ -323,42 +414,74 @@ def _ranking_jobs(run: RunData, order: list[str], ranks: dict[str, int], modalit
             if cr.empty:
                 continue
             orders = {t: task_order[(t, m)] for t in tasks}
-            jobs.append((FigureEntry(f"case_rank_heatmap_{safe_name(m)}", "Ranking",
-                                     f"Ranking heatmaps for {m} (challengeR): number of cases at "
-                                     "each per-case rank, per algorithm and modality."),
-                         lambda cr=cr, orders=orders, tasks=tasks, m=m: (
-                             F.plot_case_rank_heatmaps(cr, orders, tasks, m, ranks), cr)))
+            jobs.append(
+                (
+                    FigureEntry(
+                        f"case_rank_heatmap_{safe_name(m)}",
+                        "Ranking",
+                        f"Ranking heatmaps for {m} (challengeR): number of cases at "
+                        "each per-case rank, per algorithm and modality.",
+                    ),
+                    lambda cr=cr, orders=orders, tasks=tasks, m=m: (
+                        F.plot_case_rank_heatmaps(cr, orders, tasks, m, ranks),
+                        cr,
+                    ),
+                )
+            )
     elif case_ranks is None:
-        report.notes.append("ranking/case_ranks.csv not found: per-case ranking heatmaps "
-                            "omitted.")
+        report.notes.append("ranking/case_ranks.csv not found: per-case ranking heatmaps omitted.")
 
     boot = run.table("bootstrap_ranks")
     freq = run.table("bootstrap_rank_frequencies")
     if boot is not None and freq is not None:
         fb, ff = boot[boot["scope"] == "final"], freq[freq["scope"] == "final"]
         if not fb.empty:
-            data = ff.merge(fb[["algorithm", "median_rank", "rank_lo", "rank_hi", "p_rank1"]],
-                            on="algorithm", how="left")
-            jobs.append((FigureEntry("blob_final", "Ranking stability",
-                                     "Bootstrap distribution of the final rank: circle area ∝ "
-                                     "how often each rank occurred, × median, line 95 % interval."),
-                         lambda: (F.plot_blob(ff, fb, order, ranks,
-                                              "Final rank over bootstrap samples"), data)))
+            data = ff.merge(
+                fb[["algorithm", "median_rank", "rank_lo", "rank_hi", "p_rank1"]],
+                on="algorithm",
+                how="left",
+            )
+            jobs.append(
+                (
+                    FigureEntry(
+                        "blob_final",
+                        "Ranking stability",
+                        "Bootstrap distribution of the final rank: circle area ∝ "
+                        "how often each rank occurred, × median, line 95 % interval.",
+                    ),
+                    lambda: (
+                        F.plot_blob(ff, fb, order, ranks, "Final rank over bootstrap samples"),
+                        data,
+                    ),
+                )
+            )
         for m in metrics:
             tasks = [t for t, mm in tasks_present if mm == m]
             tb = boot[(boot["scope"] == "task") & (boot["metric"] == m)]
             tf = freq[(freq["scope"] == "task") & (freq["metric"] == m)]
             if not tasks or tb.empty:
                 continue
-            data = tf.merge(tb[["task", "algorithm", "median_rank", "rank_lo", "rank_hi", "p_rank1"]],
-                            on=["task", "algorithm"], how="left")
+            data = tf.merge(
+                tb[["task", "algorithm", "median_rank", "rank_lo", "rank_hi", "p_rank1"]],
+                on=["task", "algorithm"],
+                how="left",
+            )
             orders = {t: task_order[(t, m)] for t in tasks}
-            jobs.append((FigureEntry(f"blob_tasks_{safe_name(m)}", "Ranking stability",
-                                     f"Bootstrap rank distribution per modality for {m}; "
-                                     "algorithms in that task's rank order, labelled by their "
-                                     "final rank."),
-                         lambda tf=tf, tb=tb, orders=orders, tasks=tasks, m=m, data=data: (
-                             F.plot_blob_tasks(tf, tb, orders, tasks, m, ranks), data)))
+            jobs.append(
+                (
+                    FigureEntry(
+                        f"blob_tasks_{safe_name(m)}",
+                        "Ranking stability",
+                        f"Bootstrap rank distribution per modality for {m}; "
+                        "algorithms in that task's rank order, labelled by their "
+                        "final rank.",
+                    ),
+                    lambda tf=tf, tb=tb, orders=orders, tasks=tasks, m=m, data=data: (
+                        F.plot_blob_tasks(tf, tb, orders, tasks, m, ranks),
+                        data,
+                    ),
+                )
+            )
     else:
         report.notes.append("No bootstrap tables in ranking/: blob plots omitted.")
 
@@ -366,10 +489,17 @@ def _ranking_jobs(run: RunData, order: list[str], ranks: dict[str, int], modalit
     if tau is not None and not tau.empty:
         tmetrics = [m for m in metrics if m in set(tau["metric"])]
         tt = [t for t in modalities if t in set(tau["task"])]
-        jobs.append((FigureEntry("kendall_tau", "Ranking stability",
-                                 "Kendall's τ between each bootstrap ranking and the full-data "
-                                 "ranking, per task (1 = identical order)."),
-                     lambda: (F.plot_kendall(tau, tt, tmetrics), tau)))
+        jobs.append(
+            (
+                FigureEntry(
+                    "kendall_tau",
+                    "Ranking stability",
+                    "Kendall's τ between each bootstrap ranking and the full-data "
+                    "ranking, per task (1 = identical order).",
+                ),
+                lambda: (F.plot_kendall(tau, tt, tmetrics), tau),
+            )
+        )
     else:
         report.notes.append("ranking/kendall_tau.csv not found: Kendall's τ violins omitted.")
 
@@ -381,13 +511,22 @@ def _ranking_jobs(run: RunData, order: list[str], ranks: dict[str, int], modalit
             if s.empty:
                 continue
             orders = {t: task_order[(t, m)] for t in tasks}
-            jobs.append((FigureEntry(f"significance_{safe_name(m)}", "Significance maps",
-                                     f"Significance maps per modality for {m}: red = row "
-                                     "algorithm significantly better than column algorithm "
-                                     "(one-sided Wilcoxon, Holm-adjusted); axes in task-rank "
-                                     "order, labelled by final rank."),
-                         lambda s=s, orders=orders, tasks=tasks, m=m: (F.plot_significance(
-                             s, orders, tasks, m, ranks), s)))
+            jobs.append(
+                (
+                    FigureEntry(
+                        f"significance_{safe_name(m)}",
+                        "Significance maps",
+                        f"Significance maps per modality for {m}: red = row "
+                        "algorithm significantly better than column algorithm "
+                        "(one-sided Wilcoxon, Holm-adjusted); axes in task-rank "
+                        "order, labelled by final rank.",
+                    ),
+                    lambda s=s, orders=orders, tasks=tasks, m=m: (
+                        F.plot_significance(s, orders, tasks, m, ranks),
+                        s,
+                    ),
+                )
+            )
     elif sig is None:
         report.notes.append("ranking/significance.csv not found: significance maps omitted.")
     return jobs

@@ -8,10 +8,20 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--run", required=True, type=Path, metavar="DIR",
-                        help="run folder (results.csv, ranking/, scores/, submissions/)")
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
-                        help="report folder (default: <run>/report)")
+    parser.add_argument(
+        "--run",
+        required=True,
+        type=Path,
+        metavar="DIR",
+        help="run folder (results.csv, ranking/, scores/, submissions/)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="report folder (default: <run>/report)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from evalkit.contract import ContractError, load_gt, load_input, load_prediction
 
-MAX_TRIES_PER_MODALITY = 5   # cases tried per modality before giving up on it
+MAX_TRIES_PER_MODALITY = 5  # cases tried per modality before giving up on it
 
 
 def _resolve(path: object, run_dir: Path) -> Path | None:
@@ -39,9 +39,14 @@ def _slice_2d(imgs: np.ndarray, boxes: np.ndarray, gts: np.ndarray, dim: int):
     return imgs[z], [(int(b[0]), int(b[1]), int(b[3]), int(b[4])) for b in keep], gts[z] > 0, z
 
 
-def load_examples(cases: pd.DataFrame, scores: pd.DataFrame, algs: Sequence[str],
-                  modalities: Sequence[str], run_dir: Path,
-                  limits: dict[str, Any] | None = None) -> tuple[list[dict], pd.DataFrame]:
+def load_examples(
+    cases: pd.DataFrame,
+    scores: pd.DataFrame,
+    algs: Sequence[str],
+    modalities: Sequence[str],
+    run_dir: Path,
+    limits: dict[str, Any] | None = None,
+) -> tuple[list[dict], pd.DataFrame]:
     """Load one example per modality for ``algs``.
 
     ``cases``: pinned case list (``case, modality, dim, input_path, gt_path``);
@@ -82,13 +87,33 @@ def load_examples(cases: pd.DataFrame, scores: pd.DataFrame, algs: Sequence[str]
             image, boxes, gt, z = _slice_2d(x.imgs, x.boxes, g.gts, dim)
             for alg, seg in full_preds.items():
                 preds[alg] = (seg[z] if z is not None else seg) > 0
-            dsc = {a: float(dsc_of[(a, case)]) if (a, case) in dsc_of else float("nan")
-                   for a in algs}
-            examples.append({"modality": mod, "case": case, "image": image, "boxes": boxes,
-                             "gt": gt, "preds": preds, "dsc": {a: dsc[a] for a in preds},
-                             "slice": z})
-            rows += [{"modality": mod, "case": case, "slice": z, "algorithm": a, "dsc": dsc[a],
-                      "has_prediction": a in preds} for a in algs]
+            dsc = {
+                a: float(dsc_of[(a, case)]) if (a, case) in dsc_of else float("nan") for a in algs
+            }
+            examples.append(
+                {
+                    "modality": mod,
+                    "case": case,
+                    "image": image,
+                    "boxes": boxes,
+                    "gt": gt,
+                    "preds": preds,
+                    "dsc": {a: dsc[a] for a in preds},
+                    "slice": z,
+                }
+            )
+            rows += [
+                {
+                    "modality": mod,
+                    "case": case,
+                    "slice": z,
+                    "algorithm": a,
+                    "dsc": dsc[a],
+                    "has_prediction": a in preds,
+                }
+                for a in algs
+            ]
             break
-    return examples, pd.DataFrame(rows, columns=["modality", "case", "slice", "algorithm", "dsc",
-                                                 "has_prediction"])
+    return examples, pd.DataFrame(
+        rows, columns=["modality", "case", "slice", "algorithm", "dsc", "has_prediction"]
+    )

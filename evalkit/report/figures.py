@@ -31,17 +31,19 @@ MAX_LABEL = 22
 METRIC_COLOURS = {"DSC": "#1f77b4", "NSD": "#ff7f0e"}
 # top-algorithm colours: no blue (box prompt) and no green (reference overlay)
 TOP_COLOURS = ["#d62728", "#ff7f0e", "#e377c2", "#17becf", "#8c564b", "#bcbd22"]
-BOX_COLOUR = "#1f3fff"   # prompt box
-REF_COLOUR = "#00c000"   # reference overlay
+BOX_COLOUR = "#1f3fff"  # prompt box
+REF_COLOUR = "#00c000"  # reference overlay
 
 
 def plain_text(func: Callable[..., Figure]) -> Callable[..., Figure]:
     """Run a plot function with mathtext off: names and modalities come from the run
     (participants choose them) and a ``$`` in one must print, not fail to parse."""
+
     @functools.wraps(func)
     def wrapper(*args, **kwargs) -> Figure:
         with matplotlib.rc_context({"text.parse_math": False}):
             return func(*args, **kwargs)
+
     return wrapper
 
 
@@ -51,7 +53,7 @@ def short(name: str, n: int = MAX_LABEL) -> str:
     if len(name) <= n:
         return name
     keep = n - 1
-    return name[: (keep + 1) // 2] + "…" + name[len(name) - keep // 2:]
+    return name[: (keep + 1) // 2] + "…" + name[len(name) - keep // 2 :]
 
 
 def rank_label(algorithm: str, rank: float | None) -> str:
@@ -78,9 +80,14 @@ def _minor_log_label(x: float, _pos: int) -> str:
 def _grid_layout(fig: Figure, nrows: int, key_lines: int = 0, wspace: float = 0.28) -> None:
     """Fixed margins for panel grids (constrained layout costs seconds there)."""
     h = fig.get_figheight()
-    fig.subplots_adjust(left=0.035, right=0.975, bottom=(0.75 + key_lines * KEY_LINE_IN) / h,
-                        top=1 - 0.75 / h,
-                        wspace=wspace, hspace=1.1 / max(h / nrows - 1.0, 1.0))
+    fig.subplots_adjust(
+        left=0.035,
+        right=0.975,
+        bottom=(0.75 + key_lines * KEY_LINE_IN) / h,
+        top=1 - 0.75 / h,
+        wspace=wspace,
+        hspace=1.1 / max(h / nrows - 1.0, 1.0),
+    )
 
 
 def _panel_labels(order: Sequence[str], ranks: dict[str, int]) -> list[str]:
@@ -91,13 +98,23 @@ def _panel_labels(order: Sequence[str], ranks: dict[str, int]) -> list[str]:
 def _rank_key(fig: Figure, order: Sequence[str], ranks: dict[str, int]) -> int:
     """Write "rank name" pairs, wrapped, along the bottom of ``fig``; returns the
     number of lines (the caller reserves ``lines * KEY_LINE_IN`` inches)."""
-    items = [f"{ranks.get(a, '?')}\u00a0{short(a)}".replace(" ", "\u00a0")
-             for a in sorted(order, key=lambda a: ranks.get(a, 0))]
-    width_chars = max(40, int(fig.get_figwidth() * 72 / 4.6))   # ~4.6 pt per character at 7 pt
-    text = textwrap.fill("   ".join(items), width=width_chars, break_long_words=False,
-                         break_on_hyphens=False)
-    fig.text(0.5, 0.12 / fig.get_figheight(), "Key (final rank, algorithm):  " + text,
-             ha="center", va="bottom", fontsize=7, wrap=False)
+    items = [
+        f"{ranks.get(a, '?')}\u00a0{short(a)}".replace(" ", "\u00a0")
+        for a in sorted(order, key=lambda a: ranks.get(a, 0))
+    ]
+    width_chars = max(40, int(fig.get_figwidth() * 72 / 4.6))  # ~4.6 pt per character at 7 pt
+    text = textwrap.fill(
+        "   ".join(items), width=width_chars, break_long_words=False, break_on_hyphens=False
+    )
+    fig.text(
+        0.5,
+        0.12 / fig.get_figheight(),
+        "Key (final rank, algorithm):  " + text,
+        ha="center",
+        va="bottom",
+        fontsize=7,
+        wrap=False,
+    )
     return text.count("\n") + 1
 
 
@@ -112,9 +129,11 @@ def _empty(fig: Figure, ax, text: str) -> Figure:
 
 # --------------------------------------------------------------------- Fig. 3a,b: dot-and-box
 
+
 @plain_text
-def plot_case_scores(table: pd.DataFrame, order: Sequence[str], ranks: dict[str, int],
-                     title: str, seed: int = 0) -> Figure:
+def plot_case_scores(
+    table: pd.DataFrame, order: Sequence[str], ranks: dict[str, int], title: str, seed: int = 0
+) -> Figure:
     """Dot-and-box plot of case DSC and NSD per algorithm (Fig. 3a,b).
 
     ``table``: long ``algorithm, case, metric, value`` with metrics DSC and NSD (one
@@ -138,14 +157,27 @@ def plot_case_scores(table: pd.DataFrame, order: Sequence[str], ranks: dict[str,
             if len(vals):
                 jitter = rng.uniform(-width / 3, width / 3, len(vals))
                 few = len(vals) <= 50
-                ax.scatter(x + jitter, vals, s=12 if few else 4,
-                           color="black" if few else METRIC_COLOURS[m], alpha=0.6 if few else 0.35,
-                           linewidths=0, rasterized=True, zorder=3)
+                ax.scatter(
+                    x + jitter,
+                    vals,
+                    s=12 if few else 4,
+                    color="black" if few else METRIC_COLOURS[m],
+                    alpha=0.6 if few else 0.35,
+                    linewidths=0,
+                    rasterized=True,
+                    zorder=3,
+                )
         keep = [i for i, v in enumerate(data) if len(v)]
         if keep:
-            bp = ax.boxplot([data[i] for i in keep], positions=pos[keep], widths=width,
-                            showfliers=False, patch_artist=True, zorder=2,
-                            medianprops={"color": "black", "linewidth": 1.2})
+            bp = ax.boxplot(
+                [data[i] for i in keep],
+                positions=pos[keep],
+                widths=width,
+                showfliers=False,
+                patch_artist=True,
+                zorder=2,
+                medianprops={"color": "black", "linewidth": 1.2},
+            )
             for patch in bp["boxes"]:
                 patch.set_facecolor(METRIC_COLOURS[m])
                 patch.set_alpha(0.45)
@@ -155,12 +187,17 @@ def plot_case_scores(table: pd.DataFrame, order: Sequence[str], ranks: dict[str,
     ax.set_ylabel("score per case")
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(handles=[Patch(color=METRIC_COLOURS[m], alpha=0.6, label=m) for m in metrics],
-              loc="lower left", fontsize=8, ncols=len(metrics))
+    ax.legend(
+        handles=[Patch(color=METRIC_COLOURS[m], alpha=0.6, label=m) for m in metrics],
+        loc="lower left",
+        fontsize=8,
+        ncols=len(metrics),
+    )
     return fig
 
 
 # --------------------------------------------------------------------- Fig. 3c,d: bubbles
+
 
 @plain_text
 def plot_bubbles(summary: pd.DataFrame, title: str) -> Figure:
@@ -181,11 +218,24 @@ def plot_bubbles(summary: pd.DataFrame, title: str) -> Figure:
     ranks = s["final_rank"].to_numpy(float)
     colours = cmap((ranks - ranks.min()) / max(1.0, ranks.max() - ranks.min()) * 0.9)
     nsd = s["NSD"].fillna(0).clip(lower=0).to_numpy()
-    ax.scatter(s["RunningTime"], s["DSC"], s=50 + 1100 * nsd, c=colours, alpha=0.55,
-               edgecolors="black", linewidths=0.6)
+    ax.scatter(
+        s["RunningTime"],
+        s["DSC"],
+        s=50 + 1100 * nsd,
+        c=colours,
+        alpha=0.55,
+        edgecolors="black",
+        linewidths=0.6,
+    )
     for (_, r), c in zip(s.iterrows(), colours):
-        ax.annotate(str(int(r["final_rank"])), (r["RunningTime"], r["DSC"]), ha="center",
-                    va="center", fontsize=8, fontweight="bold")
+        ax.annotate(
+            str(int(r["final_rank"])),
+            (r["RunningTime"], r["DSC"]),
+            ha="center",
+            va="center",
+            fontsize=8,
+            fontweight="bold",
+        )
     rt = s["RunningTime"].to_numpy(float)
     if rt.min() > 0 and rt.max() / rt.min() > 10:
         ax.set_xscale("log")
@@ -198,18 +248,36 @@ def plot_bubbles(summary: pd.DataFrame, title: str) -> Figure:
     lo, hi = float(s["DSC"].min()), float(s["DSC"].max())
     pad = max(0.03, (hi - lo) * 0.15)
     ax.set_ylim(lo - pad, min(1.05, hi + pad))
-    key = [Line2D([], [], linestyle="none", marker="o", markersize=6, color=c,
-                  label=f"{int(r['final_rank'])} {short(r['algorithm'])}  (NSD {r['NSD']:.3f})")
-           for (_, r), c in zip(s.iterrows(), colours)]
-    ax.legend(handles=key, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7.5,
-              frameon=False, title="rank, algorithm (bubble area ∝ NSD)", title_fontsize=8)
+    key = [
+        Line2D(
+            [],
+            [],
+            linestyle="none",
+            marker="o",
+            markersize=6,
+            color=c,
+            label=f"{int(r['final_rank'])} {short(r['algorithm'])}  (NSD {r['NSD']:.3f})",
+        )
+        for (_, r), c in zip(s.iterrows(), colours)
+    ]
+    ax.legend(
+        handles=key,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=7.5,
+        frameon=False,
+        title="rank, algorithm (bubble area ∝ NSD)",
+        title_fontsize=8,
+    )
     return fig
 
 
 # --------------------------------------------------------------------- Fig. 3e,f,g: modality
 
-def _grouped_boxes(ax, table: pd.DataFrame, groups: Sequence[str], algs: Sequence[str],
-                   colours: dict[str, str]) -> None:
+
+def _grouped_boxes(
+    ax, table: pd.DataFrame, groups: Sequence[str], algs: Sequence[str], colours: dict[str, str]
+) -> None:
     n = len(algs)
     width = 0.8 / max(n, 1)
     for ai, alg in enumerate(algs):
@@ -220,15 +288,25 @@ def _grouped_boxes(ax, table: pd.DataFrame, groups: Sequence[str], algs: Sequenc
                 data.append(vals.to_numpy())
                 pos.append(gi - 0.4 + width * (ai + 0.5))
         if data:
-            bp = ax.boxplot(data, positions=pos, widths=width * 0.85, patch_artist=True,
-                            showfliers=True, flierprops={"markersize": 2, "alpha": 0.5},
-                            medianprops={"color": "black"})
+            bp = ax.boxplot(
+                data,
+                positions=pos,
+                widths=width * 0.85,
+                patch_artist=True,
+                showfliers=True,
+                flierprops={"markersize": 2, "alpha": 0.5},
+                medianprops={"color": "black"},
+            )
             for patch in bp["boxes"]:
                 patch.set_facecolor(colours[alg])
                 patch.set_alpha(0.75)
     ax.set_xticks(range(len(groups)))
-    ax.set_xticklabels(groups, rotation=30 if len(groups) > 6 else 0, ha="right"
-                       if len(groups) > 6 else "center", fontsize=9)
+    ax.set_xticklabels(
+        groups,
+        rotation=30 if len(groups) > 6 else 0,
+        ha="right" if len(groups) > 6 else "center",
+        fontsize=9,
+    )
     ax.set_xlim(-0.6, len(groups) - 0.4)
     ax.grid(axis="y", alpha=0.3)
 
@@ -238,8 +316,9 @@ def _alg_colours(algs: Sequence[str]) -> dict[str, str]:
 
 
 @plain_text
-def plot_modality_scores(table: pd.DataFrame, algs: Sequence[str], ranks: dict[str, int],
-                         modalities: Sequence[str]) -> Figure:
+def plot_modality_scores(
+    table: pd.DataFrame, algs: Sequence[str], ranks: dict[str, int], modalities: Sequence[str]
+) -> Figure:
     """Per-modality case DSC (top panel) and NSD (bottom) of selected algorithms (Fig. 3e).
 
     ``table``: long ``algorithm, task, case, metric, value`` restricted to ``algs``.
@@ -252,14 +331,23 @@ def plot_modality_scores(table: pd.DataFrame, algs: Sequence[str], ranks: dict[s
         ax.set_ylabel(f"{metric} per case")
         ax.set_ylim(-0.03, 1.03)
     axes[0].set_title("Accuracy per modality of the top algorithms")
-    fig.legend(handles=[Patch(color=colours[a], label=rank_label(a, ranks.get(a))) for a in algs],
-               loc="outside upper center", ncols=min(len(algs), 6), fontsize=8)
+    fig.legend(
+        handles=[Patch(color=colours[a], label=rank_label(a, ranks.get(a))) for a in algs],
+        loc="outside upper center",
+        ncols=min(len(algs), 6),
+        fontsize=8,
+    )
     return fig
 
 
 @plain_text
-def plot_modality_runtime(table: pd.DataFrame, algs: Sequence[str], ranks: dict[str, int],
-                          modalities: Sequence[str], title: str) -> Figure:
+def plot_modality_runtime(
+    table: pd.DataFrame,
+    algs: Sequence[str],
+    ranks: dict[str, int],
+    modalities: Sequence[str],
+    title: str,
+) -> Figure:
     """Runtime per case (s, log axis) per modality of selected algorithms (Fig. 3f,g)."""
     fig = Figure(figsize=(max(6.5, 1.3 * len(modalities) + 2.0), 4.8), layout="constrained")
     ax = fig.add_subplot()
@@ -271,12 +359,18 @@ def plot_modality_runtime(table: pd.DataFrame, algs: Sequence[str], ranks: dict[
         ax.set_yscale("log")
     ax.set_ylabel("runtime per case (s)")
     ax.set_title(title)
-    ax.legend(handles=[Patch(color=colours[a], label=rank_label(a, ranks.get(a))) for a in algs],
-              fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.legend(
+        handles=[Patch(color=colours[a], label=rank_label(a, ranks.get(a))) for a in algs],
+        fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        frameon=False,
+    )
     return fig
 
 
 # --------------------------------------------------------------------- Fig. 3h: examples
+
 
 @plain_text
 def plot_examples(examples: list[dict], algs: Sequence[str], ranks: dict[str, int]) -> Figure:
@@ -301,23 +395,36 @@ def plot_examples(examples: list[dict], algs: Sequence[str], ranks: dict[str, in
         ax.imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="nearest")
         ax.imshow(ex["gt"].astype(np.uint8), cmap=green, vmin=0, vmax=1, interpolation="nearest")
         for x0, y0, x1, y1 in ex["boxes"]:
-            ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0 + 1, y1 - y0 + 1, fill=False,
-                                   edgecolor=BOX_COLOUR, linewidth=1.3))
-        for alg in reversed(list(algs)):   # best-ranked contour drawn last, on top
+            ax.add_patch(
+                Rectangle(
+                    (x0 - 0.5, y0 - 0.5),
+                    x1 - x0 + 1,
+                    y1 - y0 + 1,
+                    fill=False,
+                    edgecolor=BOX_COLOUR,
+                    linewidth=1.3,
+                )
+            )
+        for alg in reversed(list(algs)):  # best-ranked contour drawn last, on top
             mask = ex["preds"].get(alg)
             if mask is not None and mask.any() and not mask.all():
                 ax.contour(mask.astype(float), levels=[0.5], colors=[colours[alg]], linewidths=1.1)
-        best = max(((a, d) for a, d in ex["dsc"].items() if d is not None and not np.isnan(d)),
-                   key=lambda t: t[1], default=None)
+        best = max(
+            ((a, d) for a, d in ex["dsc"].items() if d is not None and not np.isnan(d)),
+            key=lambda t: t[1],
+            default=None,
+        )
         where = f" z={ex['slice']}" if ex.get("slice") is not None else ""
         sub = f"best DSC {best[1]:.3f} ({short(best[0], 14)})" if best else "no valid prediction"
         ax.set_title(f"{ex['modality']}: {short(ex['case'], 26)}{where}\n{sub}", fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
-    for ax in axes[len(examples):]:
+    for ax in axes[len(examples) :]:
         ax.set_axis_off()
-    handles = [Patch(color=REF_COLOUR, alpha=0.5, label="reference"),
-               Line2D([], [], color=BOX_COLOUR, label="box prompt")]
+    handles = [
+        Patch(color=REF_COLOUR, alpha=0.5, label="reference"),
+        Line2D([], [], color=BOX_COLOUR, label="box prompt"),
+    ]
     handles += [Line2D([], [], color=colours[a], label=rank_label(a, ranks.get(a))) for a in algs]
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6), fontsize=8)
     return fig
@@ -325,13 +432,27 @@ def plot_examples(examples: list[dict], algs: Sequence[str], ranks: dict[str, in
 
 # --------------------------------------------------------------------- ranking stability
 
-def _blob(ax, freq: pd.DataFrame, summary: pd.DataFrame, order: Sequence[str], title: str,
-          labels: Sequence[str], max_area: float) -> None:
+
+def _blob(
+    ax,
+    freq: pd.DataFrame,
+    summary: pd.DataFrame,
+    order: Sequence[str],
+    title: str,
+    labels: Sequence[str],
+    max_area: float,
+) -> None:
     k = len(order)
     idx = {a: i for i, a in enumerate(order)}
     f = freq[freq["algorithm"].isin(idx)]
-    ax.scatter(f["algorithm"].map(idx), f["rank"], s=max_area * f["share"], color="#4c72b0",
-               alpha=0.55, linewidths=0)
+    ax.scatter(
+        f["algorithm"].map(idx),
+        f["rank"],
+        s=max_area * f["share"],
+        color="#4c72b0",
+        alpha=0.55,
+        linewidths=0,
+    )
     s = summary[summary["algorithm"].isin(idx)]
     xs = s["algorithm"].map(idx).to_numpy()
     ax.vlines(xs, s["rank_lo"], s["rank_hi"], color="black", linewidth=1.0)
@@ -346,8 +467,13 @@ def _blob(ax, freq: pd.DataFrame, summary: pd.DataFrame, order: Sequence[str], t
 
 
 @plain_text
-def plot_blob(freq: pd.DataFrame, summary: pd.DataFrame, order: Sequence[str],
-              ranks: dict[str, int], title: str) -> Figure:
+def plot_blob(
+    freq: pd.DataFrame,
+    summary: pd.DataFrame,
+    order: Sequence[str],
+    ranks: dict[str, int],
+    title: str,
+) -> Figure:
     """Bootstrap blob plot: circle area ∝ frequency of each rank over the bootstrap
     samples; × = median rank, vertical line = 2.5 %–97.5 % interval (challengeR).
 
@@ -358,17 +484,42 @@ def plot_blob(freq: pd.DataFrame, summary: pd.DataFrame, order: Sequence[str],
     fig = Figure(figsize=(max(6.0, 0.5 * k + 2.0), max(4.5, 0.22 * k + 2.5)), layout="constrained")
     ax = fig.add_subplot()
     _blob(ax, freq, summary, order, title, [rank_label(a, ranks.get(a)) for a in order], 420)
-    ax.legend(handles=[Line2D([], [], marker="o", linestyle="none", color="#4c72b0", alpha=0.55,
-                              markersize=math.sqrt(420 * q), label=f"{q:.0%}") for q in (0.1, 0.5, 1.0)]
-              + [Line2D([], [], marker="x", linestyle="none", color="black", label="median"),
-                 Line2D([], [], color="black", label="95 % interval")],
-              loc="lower left", fontsize=7, title="rank frequency", title_fontsize=7, ncols=2)
+    ax.legend(
+        handles=[
+            Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="none",
+                color="#4c72b0",
+                alpha=0.55,
+                markersize=math.sqrt(420 * q),
+                label=f"{q:.0%}",
+            )
+            for q in (0.1, 0.5, 1.0)
+        ]
+        + [
+            Line2D([], [], marker="x", linestyle="none", color="black", label="median"),
+            Line2D([], [], color="black", label="95 % interval"),
+        ],
+        loc="lower left",
+        fontsize=7,
+        title="rank frequency",
+        title_fontsize=7,
+        ncols=2,
+    )
     return fig
 
 
 @plain_text
-def plot_blob_tasks(freq: pd.DataFrame, summary: pd.DataFrame, task_order: dict[str, list[str]],
-                    tasks: Sequence[str], metric: str, ranks: dict[str, int]) -> Figure:
+def plot_blob_tasks(
+    freq: pd.DataFrame,
+    summary: pd.DataFrame,
+    task_order: dict[str, list[str]],
+    tasks: Sequence[str],
+    metric: str,
+    ranks: dict[str, int],
+) -> Figure:
     """Blob plots of every task of one metric in a grid (one panel per modality).
 
     Each panel orders algorithms by that task's full-data rank; the x tick labels are
@@ -398,8 +549,11 @@ def plot_blob_tasks(freq: pd.DataFrame, summary: pd.DataFrame, task_order: dict[
     for ax in axes[n:]:
         ax.set_axis_off()
     _grid_layout(fig, nrows, _rank_key(fig, all_algs, ranks))
-    fig.suptitle(f"Bootstrap rank distribution per modality, {metric} "
-                 "(area ∝ frequency, × median, line 95 % interval)", fontsize=10)
+    fig.suptitle(
+        f"Bootstrap rank distribution per modality, {metric} "
+        "(area ∝ frequency, × median, line 95 % interval)",
+        fontsize=10,
+    )
     return fig
 
 
@@ -411,14 +565,21 @@ def significance_matrix(sig: pd.DataFrame, order: Sequence[str]) -> np.ndarray:
     mat = np.zeros((k, k))
     s = sig[sig["algorithm"].isin(idx) & sig["other"].isin(idx)]
     flag = s["significant"].astype(str).str.lower().isin(("true", "1", "1.0"))
-    mat[s["algorithm"].map(idx).to_numpy(int), s["other"].map(idx).to_numpy(int)] = flag.to_numpy(float)
+    mat[s["algorithm"].map(idx).to_numpy(int), s["other"].map(idx).to_numpy(int)] = flag.to_numpy(
+        float
+    )
     np.fill_diagonal(mat, 0.5)
     return mat
 
 
 @plain_text
-def plot_significance(sig: pd.DataFrame, task_order: dict[str, list[str]], tasks: Sequence[str],
-                      metric: str, ranks: dict[str, int]) -> Figure:
+def plot_significance(
+    sig: pd.DataFrame,
+    task_order: dict[str, list[str]],
+    tasks: Sequence[str],
+    metric: str,
+    ranks: dict[str, int],
+) -> Figure:
     """Significance maps of every task of one metric, one panel per task.
 
     In a panel, cell (row i, column j) is red when algorithm i is significantly
@@ -451,14 +612,22 @@ def plot_significance(sig: pd.DataFrame, task_order: dict[str, list[str]], tasks
     for ax in axes[n:]:
         ax.set_axis_off()
     _grid_layout(fig, nrows, _rank_key(fig, all_algs, ranks))
-    fig.suptitle(f"Significance maps, {metric}: red = row better than column (one-sided "
-                 "Wilcoxon, Holm); axes in task-rank order, labels = final rank", fontsize=10)
+    fig.suptitle(
+        f"Significance maps, {metric}: red = row better than column (one-sided "
+        "Wilcoxon, Holm); axes in task-rank order, labels = final rank",
+        fontsize=10,
+    )
     return fig
 
 
 @plain_text
-def plot_rank_heatmap(task_ranking: pd.DataFrame, order: Sequence[str], tasks: Sequence[str],
-                      metrics: Sequence[str], ranks: dict[str, int]) -> Figure:
+def plot_rank_heatmap(
+    task_ranking: pd.DataFrame,
+    order: Sequence[str],
+    tasks: Sequence[str],
+    metrics: Sequence[str],
+    ranks: dict[str, int],
+) -> Figure:
     """Rank of every algorithm (columns, final-rank order) in every ranking task (rows:
     ``modality / metric``); darker = better, the rank printed in each cell.
 
@@ -471,17 +640,26 @@ def plot_rank_heatmap(task_ranking: pd.DataFrame, order: Sequence[str], tasks: S
     for i, (t, m) in enumerate(rows):
         for j, a in enumerate(order):
             mat[i, j] = tr.get((t, m, a), np.nan)
-    fig = Figure(figsize=(max(7.0, 0.42 * k + 3.0), max(4.0, 0.3 * len(rows) + 2.2)),
-                 layout="constrained")
+    fig = Figure(
+        figsize=(max(7.0, 0.42 * k + 3.0), max(4.0, 0.3 * len(rows) + 2.2)), layout="constrained"
+    )
     ax = fig.add_subplot()
-    im = ax.imshow(mat, cmap="viridis_r", aspect="auto", interpolation="nearest",
-                   vmin=1, vmax=max(k, 2))
+    im = ax.imshow(
+        mat, cmap="viridis_r", aspect="auto", interpolation="nearest", vmin=1, vmax=max(k, 2)
+    )
     if k * len(rows) <= 1200:
         for i in range(len(rows)):
             for j in range(k):
                 if not np.isnan(mat[i, j]):
-                    ax.text(j, i, f"{int(mat[i, j])}", ha="center", va="center", fontsize=6.5,
-                            color="black" if mat[i, j] <= k / 2 else "white")
+                    ax.text(
+                        j,
+                        i,
+                        f"{int(mat[i, j])}",
+                        ha="center",
+                        va="center",
+                        fontsize=6.5,
+                        color="black" if mat[i, j] <= k / 2 else "white",
+                    )
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([f"{t} / {m}" for t, m in rows], fontsize=7.5)
     _xticks(ax, [rank_label(a, ranks.get(a)) for a in order])
@@ -493,8 +671,13 @@ def plot_rank_heatmap(task_ranking: pd.DataFrame, order: Sequence[str], tasks: S
 
 
 @plain_text
-def plot_case_rank_heatmaps(case_ranks: pd.DataFrame, task_order: dict[str, list[str]],
-                            tasks: Sequence[str], metric: str, ranks: dict[str, int]) -> Figure:
+def plot_case_rank_heatmaps(
+    case_ranks: pd.DataFrame,
+    task_order: dict[str, list[str]],
+    tasks: Sequence[str],
+    metric: str,
+    ranks: dict[str, int],
+) -> Figure:
     """challengeR's ranking heatmap, one panel per task of one metric: column = algorithm
     (task-rank order, labelled by final rank), row = per-case rank, colour = number of
     cases at that rank. A good, consistent algorithm has its mass near the top.
@@ -522,7 +705,7 @@ def plot_case_rank_heatmaps(case_ranks: pd.DataFrame, task_order: dict[str, list
         labels = _panel_labels(order, ranks)
         ax.set_xticks(range(len(order)), labels, fontsize=6 if k > 15 else 8)
         step = 1 if kmax <= 12 else 5
-        ticks = [0] + list(range(step - 1, kmax, step))[1 if step == 1 else 0:]
+        ticks = [0] + list(range(step - 1, kmax, step))[1 if step == 1 else 0 :]
         ax.set_yticks(ticks, [str(t + 1) for t in ticks], fontsize=7)
         ax.set_ylabel("rank per case", fontsize=7)
         ax.set_title(f"{task} · {metric}", fontsize=9)
@@ -532,8 +715,11 @@ def plot_case_rank_heatmaps(case_ranks: pd.DataFrame, task_order: dict[str, list
     for ax in axes[n:]:
         ax.set_axis_off()
     _grid_layout(fig, nrows, _rank_key(fig, all_algs, ranks), wspace=0.45)
-    fig.suptitle(f"Ranking heatmaps, {metric}: cases (colour) at each per-case rank (row) per "
-                 "algorithm (column, task-rank order, label = final rank)", fontsize=10)
+    fig.suptitle(
+        f"Ranking heatmaps, {metric}: cases (colour) at each per-case rank (row) per "
+        "algorithm (column, task-rank order, label = final rank)",
+        fontsize=10,
+    )
     return fig
 
 
@@ -546,14 +732,17 @@ def plot_kendall(tau: pd.DataFrame, tasks: Sequence[str], metrics: Sequence[str]
 
     ``tau``: ``task, metric, sample, tau``.
     """
-    fig = Figure(figsize=(max(7.0, 0.85 * len(tasks) + 2.0), 2.7 * len(metrics) + 0.6),
-                 layout="constrained")
+    fig = Figure(
+        figsize=(max(7.0, 0.85 * len(tasks) + 2.0), 2.7 * len(metrics) + 0.6), layout="constrained"
+    )
     axes = np.atleast_1d(fig.subplots(len(metrics), 1, sharex=True, squeeze=False)).ravel()
     lowest = tau["tau"].min() if len(tau) else 0.0
     lower = max(-1.02, min(0.5, float(lowest) - 0.05)) if np.isfinite(lowest) else 0.0
     for ax, metric in zip(axes, metrics):
-        data = [tau.loc[(tau["task"] == t) & (tau["metric"] == metric), "tau"].dropna().to_numpy()
-                for t in tasks]
+        data = [
+            tau.loc[(tau["task"] == t) & (tau["metric"] == metric), "tau"].dropna().to_numpy()
+            for t in tasks
+        ]
         for i, d in enumerate(data):
             if len(d) == 0:
                 continue
@@ -572,7 +761,8 @@ def plot_kendall(tau: pd.DataFrame, tasks: Sequence[str], metrics: Sequence[str]
         ax.set_ylim(lower, 1.02)
         ax.grid(axis="y", alpha=0.3)
     axes[-1].set_xticks(range(len(tasks)))
-    axes[-1].set_xticklabels(tasks, rotation=30 if len(tasks) > 6 else 0,
-                             ha="right" if len(tasks) > 6 else "center")
+    axes[-1].set_xticklabels(
+        tasks, rotation=30 if len(tasks) > 6 else 0, ha="right" if len(tasks) > 6 else "center"
+    )
     axes[0].set_title("Ranking stability: Kendall's τ, bootstrap vs full-data ranking, per task")
     return fig

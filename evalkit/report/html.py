@@ -59,15 +59,20 @@ window.addEventListener('load', function () {
 def page(title: str, body: str, script: str = "") -> str:
     """A complete HTML document with the inline stylesheet."""
     js = f"<script>{script}</script>" if script else ""
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{escape(title)}</title><style>{CSS}</style>{js}</head>\n"
-            f"<body>\n{body}\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{CSS}</style>{js}</head>\n"
+        f"<body>\n{body}\n</body></html>\n"
+    )
 
 
 def _table(df: pd.DataFrame) -> str:
-    return '<div class="scroll">' + df.to_html(index=False, escape=True, classes="board",
-                                                border=0, na_rep="–") + "</div>"
+    return (
+        '<div class="scroll">'
+        + df.to_html(index=False, escape=True, classes="board", border=0, na_rep="–")
+        + "</div>"
+    )
 
 
 def _json_block(value: Any) -> str:
@@ -86,10 +91,12 @@ def _figures(report: Report) -> str:
 
 def _figure(f) -> str:
     src = f"figures/{escape(f.name)}"
-    return (f'<figure id="fig-{escape(f.name)}"><img src="{src}.png" alt="{escape(f.caption)}" '
-            f'loading="eager"><figcaption>{escape(f.caption)} <span class="links">'
-            f'[<a href="{src}.svg">SVG</a> · <a href="{src}.csv">data (CSV)</a>]</span>'
-            f"</figcaption></figure>")
+    return (
+        f'<figure id="fig-{escape(f.name)}"><img src="{src}.png" alt="{escape(f.caption)}" '
+        f'loading="eager"><figcaption>{escape(f.caption)} <span class="links">'
+        f'[<a href="{src}.svg">SVG</a> · <a href="{src}.csv">data (CSV)</a>]</span>'
+        f"</figcaption></figure>"
+    )
 
 
 def _failures(details: pd.DataFrame, board: pd.DataFrame) -> str:
@@ -102,8 +109,10 @@ def _failures(details: pd.DataFrame, board: pd.DataFrame) -> str:
         if d.empty:
             continue
         counts = ", ".join(f"{s}: {n}" for s, n in d["status"].value_counts().items())
-        parts.append(f"<details{is_open}><summary>{escape(str(alg))}: {len(d)} failed ({escape(counts)})"
-                     f"</summary>{_table(d.drop(columns=['algorithm']))}</details>")
+        parts.append(
+            f"<details{is_open}><summary>{escape(str(alg))}: {len(d)} failed ({escape(counts)})"
+            f"</summary>{_table(d.drop(columns=['algorithm']))}</details>"
+        )
     return "\n".join(parts)
 
 
@@ -111,55 +120,80 @@ def _images(run: RunData, order: list[str]) -> str:
     rows = []
     for alg in order:
         rec = run.images.get(alg, {})
-        rows.append({"algorithm": alg, "reference": rec.get("reference", ""),
-                     "image_id": rec.get("image_id", ""),
-                     "tarball_sha256": rec.get("tarball_sha256", ""),
-                     "size_bytes": rec.get("size_bytes", ""),
-                     "architecture": rec.get("architecture", "")})
+        rows.append(
+            {
+                "algorithm": alg,
+                "reference": rec.get("reference", ""),
+                "image_id": rec.get("image_id", ""),
+                "tarball_sha256": rec.get("tarball_sha256", ""),
+                "size_bytes": rec.get("size_bytes", ""),
+                "architecture": rec.get("architecture", ""),
+            }
+        )
     return _table(pd.DataFrame(rows))
 
 
-def index_page(run: RunData, report: Report, tables_html: list[str], details: pd.DataFrame,
-               board: pd.DataFrame) -> str:
+def index_page(
+    run: RunData, report: Report, tables_html: list[str], details: pd.DataFrame, board: pd.DataFrame
+) -> str:
     """The report page: leaderboard, figures with captions, failures, provenance."""
     order = list(board["algorithm"])
     meta = run.run_meta or {}
     title = run.challenge.data["challenge"].get("title", run.challenge.name)
     n_cases = run.results["case"].nunique()
-    head = [f"<h1>{escape(title)}</h1>",
-            f"<p>Run <code>{escape(run.run_dir.name)}</code>: {len(order)} algorithms, "
-            f"{n_cases} cases, {len(run.modalities)} modalities"
-            + (f", created {escape(str(meta.get('created')))}" if meta.get("created") else "")
-            + ". Tables: <a href=\"leaderboard.csv\">CSV</a> · <a href=\"leaderboard.md\">Markdown"
-            "</a> · <a href=\"leaderboard.html\">HTML</a> · <a href=\"failures.csv\">failures</a>"
-            ".</p>"]
+    head = [
+        f"<h1>{escape(title)}</h1>",
+        f"<p>Run <code>{escape(run.run_dir.name)}</code>: {len(order)} algorithms, "
+        f"{n_cases} cases, {len(run.modalities)} modalities"
+        + (f", created {escape(str(meta.get('created')))}" if meta.get("created") else "")
+        + '. Tables: <a href="leaderboard.csv">CSV</a> · <a href="leaderboard.md">Markdown'
+        '</a> · <a href="leaderboard.html">HTML</a> · <a href="failures.csv">failures</a>'
+        ".</p>",
+    ]
     notes = "".join(f'<div class="note">{escape(n)}</div>' for n in report.notes)
     ranking_meta = run.ranking_meta or {}
     # the seed the ranking actually used wins over the configured one
     seed = ranking_meta.get("seed", meta.get("seed", run.challenge.ranking.get("seed")))
     boot_b = ranking_meta.get("B", meta.get("bootstrap_samples", "–"))
     scheme = ranking_meta.get("scheme", run.challenge.ranking.get("scheme"))
-    prov = [(f"<p>Seed: <code>{escape(str(seed))}</code>; bootstrap samples: "
-             f"<code>{escape(str(boot_b))}</code>; ranking scheme: "
-             f"<code>{escape(str(scheme))}</code>.</p>"),
-            "<h3>Submitted images</h3>", _images(run, order),
-            "<h3>Versions</h3>", _json_block(meta.get("versions", {})),
-            "<h3>Ranking settings</h3>", _json_block(ranking_meta) if ranking_meta else
-            "<p>ranking_meta.json not found.</p>",
-            "<h3>Commands</h3>", _json_block(meta.get("invocations", meta.get("command", []))),
-            "<h3>Challenge configuration (challenge.toml)</h3>",
-            f"<pre>{escape(run.challenge_toml or run.challenge.to_toml())}</pre>"]
-    body = "\n".join([
-        *head, notes,
-        '<h2 id="leaderboard">Leaderboard</h2>',
-        ("<p>mean_rank = mean over ranking tasks (modality × metric) of the task rank; the 95 % "
-         "rank interval and P(rank 1) come from the bootstrap of the final rank; metric columns "
-         "are means per case; runtime in seconds; failed_* count cases by status.</p>"),
-        *[f'<div class="scroll">{t}</div>' if t.startswith("<table") else t for t in tables_html],
-        '<h2 id="figures">Figures</h2>', _figures(report),
-        '<h2 id="failures">Failures</h2>',
-        "<p>Failed cases per algorithm: status, reason and the last line of the case log.</p>",
-        _failures(details, board),
-        '<h2 id="provenance">Configuration, images, versions</h2>', *prov,
-    ])
+    prov = [
+        (
+            f"<p>Seed: <code>{escape(str(seed))}</code>; bootstrap samples: "
+            f"<code>{escape(str(boot_b))}</code>; ranking scheme: "
+            f"<code>{escape(str(scheme))}</code>.</p>"
+        ),
+        "<h3>Submitted images</h3>",
+        _images(run, order),
+        "<h3>Versions</h3>",
+        _json_block(meta.get("versions", {})),
+        "<h3>Ranking settings</h3>",
+        _json_block(ranking_meta) if ranking_meta else "<p>ranking_meta.json not found.</p>",
+        "<h3>Commands</h3>",
+        _json_block(meta.get("invocations", meta.get("command", []))),
+        "<h3>Challenge configuration (challenge.toml)</h3>",
+        f"<pre>{escape(run.challenge_toml or run.challenge.to_toml())}</pre>",
+    ]
+    body = "\n".join(
+        [
+            *head,
+            notes,
+            '<h2 id="leaderboard">Leaderboard</h2>',
+            (
+                "<p>mean_rank = mean over ranking tasks (modality × metric) of the task rank; the 95 % "
+                "rank interval and P(rank 1) come from the bootstrap of the final rank; metric columns "
+                "are means per case; runtime in seconds; failed_* count cases by status.</p>"
+            ),
+            *[
+                f'<div class="scroll">{t}</div>' if t.startswith("<table") else t
+                for t in tables_html
+            ],
+            '<h2 id="figures">Figures</h2>',
+            _figures(report),
+            '<h2 id="failures">Failures</h2>',
+            "<p>Failed cases per algorithm: status, reason and the last line of the case log.</p>",
+            _failures(details, board),
+            '<h2 id="provenance">Configuration, images, versions</h2>',
+            *prov,
+        ]
+    )
     return page(f"{run.challenge.name}: results", body, CHECK_SCRIPT)

@@ -31,16 +31,24 @@ RANKING_FILES: dict[str, list[str]] = {
     "task_ranking": ["task", "metric", "algorithm", "score", "rank", "n_cases", "n_missing"],
     "case_ranks": ["task", "metric", "case", "algorithm", "value", "rank"],
     "significance": ["task", "metric", "algorithm", "other", "p_holm", "significant"],
-    "bootstrap_ranks": ["scope", "task", "metric", "algorithm", "median_rank", "rank_lo",
-                        "rank_hi", "p_rank1"],
+    "bootstrap_ranks": [
+        "scope",
+        "task",
+        "metric",
+        "algorithm",
+        "median_rank",
+        "rank_lo",
+        "rank_hi",
+        "p_rank1",
+    ],
     "bootstrap_rank_frequencies": ["scope", "task", "metric", "algorithm", "rank", "frequency"],
     "kendall_tau": ["task", "metric", "sample", "tau"],
     "kendall_tau_summary": ["task", "metric", "mean", "median", "q25", "q75"],
 }
 
-MAX_TABLE_BYTES = 2_000_000_000   # a results table larger than this is not a run of ours
+MAX_TABLE_BYTES = 2_000_000_000  # a results table larger than this is not a run of ours
 MAX_JSON_BYTES = 50_000_000
-LOG_TAIL_BYTES = 65_536           # bytes read from the end of a participant log
+LOG_TAIL_BYTES = 65_536  # bytes read from the end of a participant log
 
 
 class ReportInputError(ValueError):
@@ -177,14 +185,16 @@ def last_log_line(path: Path, *, max_bytes: int = LOG_TAIL_BYTES, max_chars: int
     return ""
 
 
-def _case_dims(results: pd.DataFrame, cases: pd.DataFrame | None,
-               scores: pd.DataFrame) -> pd.Series:
+def _case_dims(
+    results: pd.DataFrame, cases: pd.DataFrame | None, scores: pd.DataFrame
+) -> pd.Series:
     """case -> dim, from the pinned case list, else the scores, else the name prefix."""
     dims: dict[str, int] = {}
     for table in (scores, cases):
         if table is not None and not table.empty and {"case", "dim"} <= set(table.columns):
-            dims.update({str(c): int(d) for c, d in zip(table["case"], table["dim"])
-                         if pd.notna(d)})
+            dims.update(
+                {str(c): int(d) for c, d in zip(table["case"], table["dim"]) if pd.notna(d)}
+            )
     names = results["case"].astype(str)
     return names.map(lambda n: dims.get(n, 3 if n.startswith("3D") else 2)).astype(int)
 
@@ -209,8 +219,10 @@ def load_run(run_dir: str | Path) -> RunData:
             challenge_toml = toml_path.read_text(encoding="utf-8", errors="replace")
         else:
             challenge = load_challenge()
-            notes.append("challenge.toml not found in the run folder: bundled cvpr24 defaults "
-                         "used for modality order and metric directions.")
+            notes.append(
+                "challenge.toml not found in the run folder: bundled cvpr24 defaults "
+                "used for modality order and metric directions."
+            )
     except ConfigError as exc:
         raise ReportInputError(str(exc)) from None
 

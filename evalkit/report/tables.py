@@ -41,8 +41,9 @@ def modality_means(results: pd.DataFrame, metrics: Iterable[str] | None = None) 
     return out
 
 
-def failure_counts(scores: pd.DataFrame, journals: dict[str, pd.DataFrame],
-                   algorithms: list[str]) -> pd.DataFrame:
+def failure_counts(
+    scores: pd.DataFrame, journals: dict[str, pd.DataFrame], algorithms: list[str]
+) -> pd.DataFrame:
     """Cases per non-``ok`` status for each algorithm.
 
     Returns one row per algorithm (in the given order) with ``n_failed`` and one
@@ -69,10 +70,14 @@ def failure_counts(scores: pd.DataFrame, journals: dict[str, pd.DataFrame],
     return pd.DataFrame(rows, columns=["algorithm", "n_failed"] + [f"failed_{s}" for s in statuses])
 
 
-def leaderboard(final_ranking: pd.DataFrame, results: pd.DataFrame,
-                modalities: list[str], metrics: list[str],
-                bootstrap_ranks: pd.DataFrame | None = None,
-                failures: pd.DataFrame | None = None) -> pd.DataFrame:
+def leaderboard(
+    final_ranking: pd.DataFrame,
+    results: pd.DataFrame,
+    modalities: list[str],
+    metrics: list[str],
+    bootstrap_ranks: pd.DataFrame | None = None,
+    failures: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """The published leaderboard, one row per algorithm, sorted by final rank.
 
     Columns: ``final_rank, algorithm, mean_rank, boot_median_rank, rank_ci_lo,
@@ -82,7 +87,8 @@ def leaderboard(final_ranking: pd.DataFrame, results: pd.DataFrame,
     or has as NaN), then the failure columns.
     """
     board = final_ranking[["final_rank", "algorithm", "consensus_score"]].rename(
-        columns={"consensus_score": "mean_rank"})
+        columns={"consensus_score": "mean_rank"}
+    )
     board = board.sort_values(["final_rank", "algorithm"], kind="stable").reset_index(drop=True)
     fr = pd.to_numeric(board["final_rank"])
     board["final_rank"] = fr.astype(int) if (fr.notna().all() and (fr % 1 == 0).all()) else fr
@@ -99,17 +105,22 @@ def leaderboard(final_ranking: pd.DataFrame, results: pd.DataFrame,
 
     overall = results.groupby(["algorithm", "metric"])["value"].mean().unstack("metric")
     for metric in metrics:
-        board[f"{metric}_all"] = board["algorithm"].map(
-            overall[metric] if metric in overall.columns else {}).astype(float)
+        board[f"{metric}_all"] = (
+            board["algorithm"]
+            .map(overall[metric] if metric in overall.columns else {})
+            .astype(float)
+        )
     means = modality_means(results, metrics)
     for metric in metrics:
         for mod in modalities:
             sel = means[(means["metric"] == metric) & (means["task"] == mod)]
-            board[f"{metric}_{mod}"] = board["algorithm"].map(
-                dict(zip(sel["algorithm"], sel["mean"]))).astype(float)
+            board[f"{metric}_{mod}"] = (
+                board["algorithm"].map(dict(zip(sel["algorithm"], sel["mean"]))).astype(float)
+            )
 
-    board["n_cases"] = board["algorithm"].map(
-        results.groupby("algorithm")["case"].nunique()).fillna(0).astype(int)
+    board["n_cases"] = (
+        board["algorithm"].map(results.groupby("algorithm")["case"].nunique()).fillna(0).astype(int)
+    )
     first = metrics[0] if metrics else None
     if first is not None:
         sel = results[results["metric"] == first]
@@ -125,8 +136,9 @@ def leaderboard(final_ranking: pd.DataFrame, results: pd.DataFrame,
     return board
 
 
-def failure_details(scores: pd.DataFrame, journals: dict[str, pd.DataFrame],
-                    log_lines: dict[tuple[str, str], str]) -> pd.DataFrame:
+def failure_details(
+    scores: pd.DataFrame, journals: dict[str, pd.DataFrame], log_lines: dict[tuple[str, str], str]
+) -> pd.DataFrame:
     """One row per failed case: ``algorithm, case, status, reason, last_log_line``.
 
     ``reason`` comes from the scores table (or the journal); ``log_lines`` maps
@@ -146,19 +158,26 @@ def failure_details(scores: pd.DataFrame, journals: dict[str, pd.DataFrame],
             reason = r.get("reason", "")
             if alg in journals and (not isinstance(reason, str) or not reason):
                 j = journals[alg]
-                hit = j.loc[j["case"].astype(str) == str(r["case"]), "reason"] \
-                    if "reason" in j.columns else pd.Series([], dtype=object)
+                hit = (
+                    j.loc[j["case"].astype(str) == str(r["case"]), "reason"]
+                    if "reason" in j.columns
+                    else pd.Series([], dtype=object)
+                )
                 reason = hit.iloc[0] if len(hit) else ""
-            rows.append({
-                "algorithm": alg, "case": str(r["case"]),
-                "status": str(r.get("status") if pd.notna(r.get("status")) else "unknown"),
-                "reason": "" if not isinstance(reason, str) else reason[:300],
-                "last_log_line": log_lines.get((alg, str(r["case"])), ""),
-            })
+            rows.append(
+                {
+                    "algorithm": alg,
+                    "case": str(r["case"]),
+                    "status": str(r.get("status") if pd.notna(r.get("status")) else "unknown"),
+                    "reason": "" if not isinstance(reason, str) else reason[:300],
+                    "last_log_line": log_lines.get((alg, str(r["case"])), ""),
+                }
+            )
     return pd.DataFrame(rows, columns=["algorithm", "case", "status", "reason", "last_log_line"])
 
 
 # ----------------------------------------------------------------------------- formatting
+
 
 def _fmt(value: object, digits: int = 4) -> str:
     if value is None:
@@ -184,7 +203,8 @@ def format_leaderboard(board: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
             out["boot median rank"] = [_fmt(x, 1) for x in v]
             out["95% rank interval"] = [
                 "–" if (pd.isna(lo) or pd.isna(hi)) else f"[{lo:g}, {hi:g}]"
-                for lo, hi in zip(board["rank_ci_lo"], board["rank_ci_hi"])]
+                for lo, hi in zip(board["rank_ci_lo"], board["rank_ci_hi"])
+            ]
         elif col == "mean_rank" or col == "p_rank1":
             out[col] = [_fmt(x, 3) for x in v]
         elif col.startswith("RunningTime"):
@@ -198,8 +218,10 @@ def format_leaderboard(board: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
 
 def to_markdown(table: pd.DataFrame) -> str:
     """GitHub-flavoured Markdown table; ``|`` in cells is escaped, newlines removed."""
+
     def cell(x: object) -> str:
         return str(x).replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+
     head = "| " + " | ".join(cell(c) for c in table.columns) + " |"
     sep = "| " + " | ".join("---" for _ in table.columns) + " |"
     body = ["| " + " | ".join(cell(x) for x in row) + " |" for row in table.itertuples(index=False)]

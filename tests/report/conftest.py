@@ -16,16 +16,23 @@ from .synthetic import make_run
 
 @pytest.fixture(scope="session")
 def run23(tmp_path_factory) -> Path:
-    return make_run(tmp_path_factory.mktemp("run23") / "run", n_algorithms=23, per_modality=12,
-                    bootstrap_samples=40, seed=1)
+    return make_run(
+        tmp_path_factory.mktemp("run23") / "run",
+        n_algorithms=23,
+        per_modality=12,
+        bootstrap_samples=40,
+        seed=1,
+    )
 
 
 @pytest.fixture(scope="session")
 def report23(run23):
     t0 = time.perf_counter()
     report = build_report(run23, progress=False)
-    print(f"\n23-algorithm report rendered in {time.perf_counter() - t0:.1f} s "
-          f"({len(report.figures)} figures)")
+    print(
+        f"\n23-algorithm report rendered in {time.perf_counter() - t0:.1f} s "
+        f"({len(report.figures)} figures)"
+    )
     return report
 
 
@@ -40,5 +47,11 @@ def demo_data(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def run4(tmp_path_factory, demo_data) -> Path:
     """Demo scale: 4 algorithms, example cases taken from the real demo data."""
-    return make_run(tmp_path_factory.mktemp("run4") / "run", n_algorithms=4, per_modality=5,
-                    bootstrap_samples=20, seed=2, demo_dir=demo_data)
+    return make_run(
+        tmp_path_factory.mktemp("run4") / "run",
+        n_algorithms=4,
+        per_modality=5,
+        bootstrap_samples=20,
+        seed=2,
+        demo_dir=demo_data,
+    )

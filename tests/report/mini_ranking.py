@@ -59,8 +59,17 @@ def write_ranking(results: pd.DataFrame, out: Path, *, B: int = 50, seed: int = 
         mean = R.mean(axis=0)
         rank = rankdata(mean, method="min")
         for a, alg in enumerate(algs):
-            task_rows.append((task, metric, alg, mean[a], int(rank[a]), int((~np.isnan(vals[:, a])).sum()),
-                              int(np.isnan(vals[:, a]).sum())))
+            task_rows.append(
+                (
+                    task,
+                    metric,
+                    alg,
+                    mean[a],
+                    int(rank[a]),
+                    int((~np.isnan(vals[:, a])).sum()),
+                    int(np.isnan(vals[:, a]).sum()),
+                )
+            )
         for c, case in enumerate(wide.index):
             for a, alg in enumerate(algs):
                 case_rows.append((task, metric, case, alg, vals[c, a], R[c, a]))
@@ -70,22 +79,43 @@ def write_ranking(results: pd.DataFrame, out: Path, *, B: int = 50, seed: int = 
         D = X - Y
         allzero = np.all(D == 0, axis=0)
         with np.errstate(all="ignore"):
-            p = wilcoxon(np.where(allzero, 1.0, X), np.where(allzero, 0.0, Y), axis=0,
-                         zero_method="wilcox", correction=True,
-                         alternative="greater" if larger else "less", method="approx").pvalue
+            p = wilcoxon(
+                np.where(allzero, 1.0, X),
+                np.where(allzero, 0.0, Y),
+                axis=0,
+                zero_method="wilcox",
+                correction=True,
+                alternative="greater" if larger else "less",
+                method="approx",
+            ).pvalue
         ps = np.where(allzero, 1.0, p)
-        pairs = [(i, j, float(np.median(D[:, k])), int(ok.sum())) for k, (i, j) in enumerate(zip(I, J))]
+        pairs = [
+            (i, j, float(np.median(D[:, k])), int(ok.sum())) for k, (i, j) in enumerate(zip(I, J))
+        ]
         holm = _holm(np.array(ps))
         for (i, j, md, n), p, ph in zip(pairs, ps, holm):
             sig_rows.append((task, metric, algs[i], algs[j], p, ph, bool(ph <= 0.05), md, n))
-    task_df = pd.DataFrame(task_rows, columns=["task", "metric", "algorithm", "score", "rank",
-                                               "n_cases", "n_missing"])
+    task_df = pd.DataFrame(
+        task_rows, columns=["task", "metric", "algorithm", "score", "rank", "n_cases", "n_missing"]
+    )
     task_df.to_csv(out / "task_ranking.csv", index=False)
-    pd.DataFrame(case_rows, columns=["task", "metric", "case", "algorithm", "value", "rank"]).to_csv(
-        out / "case_ranks.csv", index=False)
-    pd.DataFrame(sig_rows, columns=["task", "metric", "algorithm", "other", "p_raw", "p_holm",
-                                    "significant", "median_diff", "n_pairs"]).to_csv(
-        out / "significance.csv", index=False)
+    pd.DataFrame(
+        case_rows, columns=["task", "metric", "case", "algorithm", "value", "rank"]
+    ).to_csv(out / "case_ranks.csv", index=False)
+    pd.DataFrame(
+        sig_rows,
+        columns=[
+            "task",
+            "metric",
+            "algorithm",
+            "other",
+            "p_raw",
+            "p_holm",
+            "significant",
+            "median_diff",
+            "n_pairs",
+        ],
+    ).to_csv(out / "significance.csv", index=False)
 
     def consensus(task_ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         avg = np.vstack([rankdata(r, method="average") for r in task_ranks])
@@ -94,8 +124,9 @@ def write_ranking(results: pd.DataFrame, out: Path, *, B: int = 50, seed: int = 
 
     full_task = np.vstack([rankdata(mats[t][1].mean(axis=0), method="min") for t in tasks])
     score, final = consensus(full_task)
-    pd.DataFrame({"algorithm": algs, "consensus_score": score, "final_rank": final.astype(int)}).sort_values(
-        ["final_rank", "algorithm"]).to_csv(out / "final_ranking.csv", index=False)
+    pd.DataFrame(
+        {"algorithm": algs, "consensus_score": score, "final_rank": final.astype(int)}
+    ).sort_values(["final_rank", "algorithm"]).to_csv(out / "final_ranking.csv", index=False)
 
     modalities = sorted({t for t, _ in tasks})
     draws = {}
@@ -114,8 +145,19 @@ def write_ranking(results: pd.DataFrame, out: Path, *, B: int = 50, seed: int = 
     def summarise(scope: str, task: str, metric: str, ranks: np.ndarray, full: np.ndarray) -> None:
         for a, alg in enumerate(algs):
             r = ranks[:, a]
-            br_rows.append((scope, task, metric, alg, float(np.median(r)), float(np.quantile(r, 0.025)),
-                            float(np.quantile(r, 0.975)), float(np.mean(r == 1)), int(full[a])))
+            br_rows.append(
+                (
+                    scope,
+                    task,
+                    metric,
+                    alg,
+                    float(np.median(r)),
+                    float(np.quantile(r, 0.025)),
+                    float(np.quantile(r, 0.975)),
+                    float(np.mean(r == 1)),
+                    int(full[a]),
+                )
+            )
             vals, counts = np.unique(r, return_counts=True)
             for v, c in zip(vals, counts):
                 fr_rows.append((scope, task, metric, alg, int(v), c / B))
@@ -126,17 +168,39 @@ def write_ranking(results: pd.DataFrame, out: Path, *, B: int = 50, seed: int = 
             tau = kendalltau(boot_task[b, t], full_task[t]).statistic
             tau_rows.append((task, metric, b, float(tau)))
     summarise("final", "", "", boot_final, final)
-    pd.DataFrame(br_rows, columns=["scope", "task", "metric", "algorithm", "median_rank", "rank_lo",
-                                   "rank_hi", "p_rank1", "full_rank"]).to_csv(out / "bootstrap_ranks.csv",
-                                                                              index=False)
-    pd.DataFrame(fr_rows, columns=["scope", "task", "metric", "algorithm", "rank", "frequency"]).to_csv(
-        out / "bootstrap_rank_frequencies.csv", index=False)
+    pd.DataFrame(
+        br_rows,
+        columns=[
+            "scope",
+            "task",
+            "metric",
+            "algorithm",
+            "median_rank",
+            "rank_lo",
+            "rank_hi",
+            "p_rank1",
+            "full_rank",
+        ],
+    ).to_csv(out / "bootstrap_ranks.csv", index=False)
+    pd.DataFrame(
+        fr_rows, columns=["scope", "task", "metric", "algorithm", "rank", "frequency"]
+    ).to_csv(out / "bootstrap_rank_frequencies.csv", index=False)
     tau = pd.DataFrame(tau_rows, columns=["task", "metric", "sample", "tau"])
     tau.to_csv(out / "kendall_tau.csv", index=False)
     g = tau.groupby(["task", "metric"])["tau"]
-    summ = g.agg(mean="mean", median="median", q25=lambda s: s.quantile(0.25),
-                 q75=lambda s: s.quantile(0.75)).reset_index()
+    summ = g.agg(
+        mean="mean", median="median", q25=lambda s: s.quantile(0.25), q75=lambda s: s.quantile(0.75)
+    ).reset_index()
     summ.to_csv(out / "kendall_tau_summary.csv", index=False)
-    (out / "ranking_meta.json").write_text(json.dumps(
-        {"scheme": "rank-then-aggregate", "ties": "min", "seed": seed, "B": B,
-         "challenger_compat": False, "versions": {"source": "tests/report/mini_ranking.py"}}))
+    (out / "ranking_meta.json").write_text(
+        json.dumps(
+            {
+                "scheme": "rank-then-aggregate",
+                "ties": "min",
+                "seed": seed,
+                "B": B,
+                "challenger_compat": False,
+                "versions": {"source": "tests/report/mini_ranking.py"},
+            }
+        )
+    )

@@ -20,19 +20,50 @@ import pandas as pd
 from evalkit.config import load_challenge
 
 NAMES = [
-    "seno", "automlfreiburg", "skippinglegday", "hmi306", "baseline-litemedsam", "dcugroup",
-    "lkeb-medsam-distill", "ns-lab", "team-with-a-rather-long-submission-name", "uestc-vision",
-    "medi-lite", "fastseg", "repvit-sam", "efficient-box", "tinyvit-prompt", "pixelwise",
-    "ucas-mia", "boxformer", "litemed-xl", "cpu-seg", "sam-on-laptop", "nano-medsam", "quicksam",
+    "seno",
+    "automlfreiburg",
+    "skippinglegday",
+    "hmi306",
+    "baseline-litemedsam",
+    "dcugroup",
+    "lkeb-medsam-distill",
+    "ns-lab",
+    "team-with-a-rather-long-submission-name",
+    "uestc-vision",
+    "medi-lite",
+    "fastseg",
+    "repvit-sam",
+    "efficient-box",
+    "tinyvit-prompt",
+    "pixelwise",
+    "ucas-mia",
+    "boxformer",
+    "litemed-xl",
+    "cpu-seg",
+    "sam-on-laptop",
+    "nano-medsam",
+    "quicksam",
 ]
 DIM3 = {"CT", "MR", "PET"}
 FAILURES = {  # algorithm index -> list of (case index within run, status, reason, log line)
     2: [(0, "timeout", "case exceeded the 900 s deadline", "Processing slice 41/120")],
-    5: [(3, "oom", "container killed by the kernel OOM killer (8g limit)", "Killed"),
-        (7, "invalid_output", "segs: expected shape (64, 64), found (32, 32)",
-         "ValueError: could not broadcast input array")],
-    11: [(1, "nonzero_exit", "predict.sh exited with code 1",
-          "RuntimeError: <script>alert(1)</script> model file not found")],
+    5: [
+        (3, "oom", "container killed by the kernel OOM killer (8g limit)", "Killed"),
+        (
+            7,
+            "invalid_output",
+            "segs: expected shape (64, 64), found (32, 32)",
+            "ValueError: could not broadcast input array",
+        ),
+    ],
+    11: [
+        (
+            1,
+            "nonzero_exit",
+            "predict.sh exited with code 1",
+            "RuntimeError: <script>alert(1)</script> model file not found",
+        )
+    ],
     17: [(4, "missing_output", "no outputs/<case>.npz written", "done.")],
 }
 
@@ -74,9 +105,18 @@ def _perturb(gts: np.ndarray, shift: int) -> np.ndarray:
     return np.roll(gts, shift, axis=-1)
 
 
-def make_run(root: Path, *, n_algorithms: int = 23, per_modality: int = 8, seed: int = 0,
-             bootstrap_samples: int = 40, examples: bool = True, bootstrap: bool = True,
-             demo_dir: Path | None = None, names: list[str] | None = None) -> Path:
+def make_run(
+    root: Path,
+    *,
+    n_algorithms: int = 23,
+    per_modality: int = 8,
+    seed: int = 0,
+    bootstrap_samples: int = 40,
+    examples: bool = True,
+    bootstrap: bool = True,
+    demo_dir: Path | None = None,
+    names: list[str] | None = None,
+) -> Path:
     """Write a synthetic run folder under ``root`` and return it.
 
     ``demo_dir``: a folder written by ``evalkit demo-data`` (``imgs/``, ``gts/``); its
@@ -85,12 +125,25 @@ def make_run(root: Path, *, n_algorithms: int = 23, per_modality: int = 8, seed:
     root.mkdir(parents=True, exist_ok=True)
     challenge = load_challenge()
     (root / "challenge.toml").write_text(challenge.to_toml())
-    (root / "run.json").write_text(json.dumps({
-        "created": "2026-01-01T00:00:00+00:00", "challenge": "cvpr24", "config_source": "bundled:cvpr24",
-        "seed": challenge.ranking["seed"], "bootstrap_samples": bootstrap_samples,
-        "versions": {"python": "3.11", "evalkit": "0.1.0", "numpy": np.__version__},
-        "invocations": [{"command": ["evalkit", "evaluate", "--synthetic"], "at": "2026-01-01T00:00:00+00:00"}],
-    }, indent=2))
+    (root / "run.json").write_text(
+        json.dumps(
+            {
+                "created": "2026-01-01T00:00:00+00:00",
+                "challenge": "cvpr24",
+                "config_source": "bundled:cvpr24",
+                "seed": challenge.ranking["seed"],
+                "bootstrap_samples": bootstrap_samples,
+                "versions": {"python": "3.11", "evalkit": "0.1.0", "numpy": np.__version__},
+                "invocations": [
+                    {
+                        "command": ["evalkit", "evaluate", "--synthetic"],
+                        "at": "2026-01-01T00:00:00+00:00",
+                    }
+                ],
+            },
+            indent=2,
+        )
+    )
     modalities = challenge.modalities
     cases = _case_names(modalities, per_modality)
     algs = names or [NAMES[i] if i < len(NAMES) else f"algo{i:02d}" for i in range(n_algorithms)]
@@ -115,8 +168,17 @@ def make_run(root: Path, *, n_algorithms: int = 23, per_modality: int = 8, seed:
                 np.savez_compressed(gtp, **g)
                 example_gts[case] = g["gts"]
             sha = hashlib.sha256(inp.read_bytes()).hexdigest()
-        case_rows.append({"case": case, "modality": mod, "dim": dim, "input_path": str(inp),
-                          "gt_path": str(gtp), "input_sha256": sha, "gt_sha256": sha})
+        case_rows.append(
+            {
+                "case": case,
+                "modality": mod,
+                "dim": dim,
+                "input_path": str(inp),
+                "gt_path": str(gtp),
+                "input_sha256": sha,
+                "gt_sha256": sha,
+            }
+        )
     pd.DataFrame(case_rows).to_csv(root / "cases.csv", index=False)
 
     mod_effect = {m: rng.normal(0, 0.04) for m in modalities}
@@ -130,11 +192,21 @@ def make_run(root: Path, *, n_algorithms: int = 23, per_modality: int = 8, seed:
         (sub / "logs").mkdir(parents=True, exist_ok=True)
         (sub / "outputs").mkdir(parents=True, exist_ok=True)
         image_id = "sha256:" + hashlib.sha256(alg.encode()).hexdigest()
-        (sub / "image.json").write_text(json.dumps({
-            "name": alg, "reference": f"{alg}:latest", "image_id": image_id,
-            "tarball": f"{alg}.tar.gz", "tarball_sha256": hashlib.sha256(alg[::-1].encode()).hexdigest(),
-            "size_bytes": 1_000_000 * (a + 1), "user": "1000:1000", "architecture": "amd64",
-            "created": "2025-12-01T00:00:00Z"}))
+        (sub / "image.json").write_text(
+            json.dumps(
+                {
+                    "name": alg,
+                    "reference": f"{alg}:latest",
+                    "image_id": image_id,
+                    "tarball": f"{alg}.tar.gz",
+                    "tarball_sha256": hashlib.sha256(alg[::-1].encode()).hexdigest(),
+                    "size_bytes": 1_000_000 * (a + 1),
+                    "user": "1000:1000",
+                    "architecture": "amd64",
+                    "created": "2025-12-01T00:00:00Z",
+                }
+            )
+        )
         journal, score_rows = [], []
         for ci, (case, mod, dim) in enumerate(cases):
             q = np.clip(quality + mod_effect[mod] + case_effect[ci] + rng.normal(0, 0.03), 0, 1)
@@ -154,18 +226,46 @@ def make_run(root: Path, *, n_algorithms: int = 23, per_modality: int = 8, seed:
                 seg = _perturb(gt, shift=(1 + a % 4) * max(1, gt.shape[-1] // 64))
                 np.savez_compressed(sub / "outputs" / f"{case}.npz", segs=seg)
                 out = f"outputs/{case}.npz"
-            journal.append({"case": case, "status": status, "exit_code": 0 if status == "ok" else 1,
-                            "oom_killed": status == "oom", "killed_by_runner": status == "timeout",
-                            "wall_s": wall, "engine_s": wall * 0.97, "start_overhead_s": 0.4,
-                            "cpu_s": wall * 1.6, "peak_memory_bytes": int(2e9), "reason": reason,
-                            "output": out, "image_id": image_id, "started_at": "2026-01-01T00:00:00Z",
-                            "finished_at": "2026-01-01T00:00:10Z", "attempt": 1,
-                            "degraded_timing": False})
-            score_rows.append({"case": case, "modality": mod, "dim": dim, "n_instances": 2,
-                               "dsc": round(dsc, 4), "nsd": round(nsd, 4), "dsc_unrounded": dsc,
-                               "nsd_unrounded": nsd, "status": status, "reason": reason})
-            results += [(mod, case, alg, "DSC", round(dsc, 4)), (mod, case, alg, "NSD", round(nsd, 4)),
-                        (mod, case, alg, "RunningTime", wall)]
+            journal.append(
+                {
+                    "case": case,
+                    "status": status,
+                    "exit_code": 0 if status == "ok" else 1,
+                    "oom_killed": status == "oom",
+                    "killed_by_runner": status == "timeout",
+                    "wall_s": wall,
+                    "engine_s": wall * 0.97,
+                    "start_overhead_s": 0.4,
+                    "cpu_s": wall * 1.6,
+                    "peak_memory_bytes": int(2e9),
+                    "reason": reason,
+                    "output": out,
+                    "image_id": image_id,
+                    "started_at": "2026-01-01T00:00:00Z",
+                    "finished_at": "2026-01-01T00:00:10Z",
+                    "attempt": 1,
+                    "degraded_timing": False,
+                }
+            )
+            score_rows.append(
+                {
+                    "case": case,
+                    "modality": mod,
+                    "dim": dim,
+                    "n_instances": 2,
+                    "dsc": round(dsc, 4),
+                    "nsd": round(nsd, 4),
+                    "dsc_unrounded": dsc,
+                    "nsd_unrounded": nsd,
+                    "status": status,
+                    "reason": reason,
+                }
+            )
+            results += [
+                (mod, case, alg, "DSC", round(dsc, 4)),
+                (mod, case, alg, "NSD", round(nsd, 4)),
+                (mod, case, alg, "RunningTime", wall),
+            ]
         with (sub / "journal.jsonl").open("w") as fh:
             fh.writelines(json.dumps(j) + "\n" for j in journal)
         (root / "scores" / alg).mkdir(parents=True, exist_ok=True)
@@ -174,8 +274,12 @@ def make_run(root: Path, *, n_algorithms: int = 23, per_modality: int = 8, seed:
     res.to_csv(root / "results.csv", index=False)
     write_ranking_outputs(res, root / "ranking", bootstrap_samples, seed)
     if not bootstrap:
-        for name in ("bootstrap_ranks", "bootstrap_rank_frequencies", "kendall_tau",
-                     "kendall_tau_summary"):
+        for name in (
+            "bootstrap_ranks",
+            "bootstrap_rank_frequencies",
+            "kendall_tau",
+            "kendall_tau_summary",
+        ):
             (root / "ranking" / f"{name}.csv").unlink(missing_ok=True)
     return root
 

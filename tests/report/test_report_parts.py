@@ -36,8 +36,9 @@ def test_demo_scale_report_and_default_out(run4_copy):
     assert ex["modality"].nunique() == 10
     # a prediction is drawn exactly where the runner produced one (a timed-out case has none)
     for _, r in ex.iterrows():
-        journal = pd.read_json(run4_copy / "submissions" / r["algorithm"] / "journal.jsonl",
-                               lines=True).set_index("case")
+        journal = pd.read_json(
+            run4_copy / "submissions" / r["algorithm"] / "journal.jsonl", lines=True
+        ).set_index("case")
         assert r["has_prediction"] == (journal.loc[r["case"], "status"] == "ok"), tuple(r)
     assert (~ex["has_prediction"]).sum() == 1
     # 3D examples are drawn at a slice (the one with most reference voxels), 2D at none
@@ -77,8 +78,9 @@ def test_hostile_prediction_files_drop_out_of_the_example(run4_copy, tmp_path):
     os.symlink(secret, link)
     run = load_run(run4_copy)
     algs = list(board["algorithm"])
-    examples, table = load_examples(run.cases, run.scores, algs, ["US"], run4_copy,
-                                    run.challenge.contract)
+    examples, table = load_examples(
+        run.cases, run.scores, algs, ["US"], run4_copy, run.challenge.contract
+    )
     row = table[table["case"] == case].set_index("algorithm")["has_prediction"]
     assert not row[first] and not row[second]
     assert row.sum() == len(row) - 2
@@ -95,19 +97,24 @@ def test_results_missing_is_a_clear_error(run4_copy, capsys):
 
 def test_bad_columns_name_file_and_columns(run4_copy):
     pd.DataFrame({"algorithm": ["a"], "score": [1]}).to_csv(
-        run4_copy / "ranking" / "final_ranking.csv", index=False)
+        run4_copy / "ranking" / "final_ranking.csv", index=False
+    )
     with pytest.raises(ReportInputError, match=r"final_ranking.csv.*consensus_score"):
         build_report(run4_copy, progress=False)
 
 
 def test_cli_as_a_real_process(run4_copy, tmp_path):
     out = tmp_path / "cli_out"
-    done = subprocess.run([sys.executable, "-m", "evalkit.cli", "report", "--run", str(run4_copy),
-                           "--out", str(out)], capture_output=True, text=True, check=False,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "evalkit.cli", "report", "--run", str(run4_copy), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(out / "index.html")
-    assert "report figures" in done.stderr            # tqdm progress on stderr
+    assert "report figures" in done.stderr  # tqdm progress on stderr
     assert (out / "figures" / "bubbles_2d.svg").is_file()
 
 
@@ -125,25 +132,42 @@ def test_last_log_line_is_bounded_and_refuses_symlinks(tmp_path):
 
 
 def test_leaderboard_by_hand():
-    final = pd.DataFrame({"algorithm": ["B", "A"], "consensus_score": [1.5, 2.0],
-                          "final_rank": [1, 2]})
-    results = pd.DataFrame({
-        "task": ["CT"] * 4 + ["US"] * 4,
-        "case": ["c1", "c2"] * 4,
-        "algorithm": ["A", "A", "B", "B"] * 2,
-        "metric": ["DSC"] * 8,
-        "value": [0.5, 0.7, 0.9, np.nan, 0.2, 0.4, 1.0, 0.8]})
-    boot = pd.DataFrame({"scope": ["final", "final", "task"], "task": ["", "", "CT"],
-                         "metric": ["", "", "DSC"], "algorithm": ["A", "B", "A"],
-                         "median_rank": [2, 1, 9], "rank_lo": [1, 1, 9], "rank_hi": [2, 2, 9],
-                         "p_rank1": [0.25, 0.75, 0.0]})
-    scores = pd.DataFrame({"algorithm": ["A", "A", "B"], "case": ["c1", "c2", "c2"],
-                           "status": ["ok", "timeout", "oom"]})
+    final = pd.DataFrame(
+        {"algorithm": ["B", "A"], "consensus_score": [1.5, 2.0], "final_rank": [1, 2]}
+    )
+    results = pd.DataFrame(
+        {
+            "task": ["CT"] * 4 + ["US"] * 4,
+            "case": ["c1", "c2"] * 4,
+            "algorithm": ["A", "A", "B", "B"] * 2,
+            "metric": ["DSC"] * 8,
+            "value": [0.5, 0.7, 0.9, np.nan, 0.2, 0.4, 1.0, 0.8],
+        }
+    )
+    boot = pd.DataFrame(
+        {
+            "scope": ["final", "final", "task"],
+            "task": ["", "", "CT"],
+            "metric": ["", "", "DSC"],
+            "algorithm": ["A", "B", "A"],
+            "median_rank": [2, 1, 9],
+            "rank_lo": [1, 1, 9],
+            "rank_hi": [2, 2, 9],
+            "p_rank1": [0.25, 0.75, 0.0],
+        }
+    )
+    scores = pd.DataFrame(
+        {
+            "algorithm": ["A", "A", "B"],
+            "case": ["c1", "c2", "c2"],
+            "status": ["ok", "timeout", "oom"],
+        }
+    )
     fails = failure_counts(scores, {}, ["B", "A"])
     board = leaderboard(final, results, ["CT", "US"], ["DSC"], boot, fails)
     assert list(board["algorithm"]) == ["B", "A"]
     b, a = board.iloc[0], board.iloc[1]
-    assert b["DSC_CT"] == pytest.approx(0.9) and b["n_missing"] == 1   # NaN skipped, counted
+    assert b["DSC_CT"] == pytest.approx(0.9) and b["n_missing"] == 1  # NaN skipped, counted
     assert a["DSC_US"] == pytest.approx(0.3) and a["DSC_all"] == pytest.approx(0.45)
     assert a["p_rank1"] == 0.25 and b["rank_ci_hi"] == 2
     assert (a["failed_timeout"], a["failed_oom"], b["failed_oom"]) == (1, 0, 1)
@@ -157,8 +181,9 @@ def test_odd_algorithm_names_print_literally(tmp_path):
 
     # "$\\frac$" is invalid mathtext: drawn as TeX it would raise at savefig
     names = ["cost$\\frac$-team", "<b>bold</b>&co", "plain"]
-    run = make_run(tmp_path / "run", names=names, per_modality=3, bootstrap_samples=10,
-                   examples=False)
+    run = make_run(
+        tmp_path / "run", names=names, per_modality=3, bootstrap_samples=10, examples=False
+    )
     report = build_report(run, progress=False)
     assert len(report.figures) >= 15
     index = (report.out_dir / "index.html").read_text()

@@ -20,15 +20,35 @@ from evalkit.config import load_challenge
 
 MODALITIES = load_challenge().modalities
 METRICS = ["DSC", "NSD", "RunningTime"]
-FIGURES = (["scores_2d", "scores_3d", "bubbles_2d", "bubbles_3d", "modality_scores_top",
-            "runtime_2d_top", "runtime_3d_top", "examples", "rank_heatmap", "blob_final",
-            "kendall_tau"] + [f"blob_tasks_{m}" for m in METRICS]
-           + [f"significance_{m}" for m in METRICS]
-           + [f"case_rank_heatmap_{m}" for m in METRICS])
+FIGURES = (
+    [
+        "scores_2d",
+        "scores_3d",
+        "bubbles_2d",
+        "bubbles_3d",
+        "modality_scores_top",
+        "runtime_2d_top",
+        "runtime_3d_top",
+        "examples",
+        "rank_heatmap",
+        "blob_final",
+        "kendall_tau",
+    ]
+    + [f"blob_tasks_{m}" for m in METRICS]
+    + [f"significance_{m}" for m in METRICS]
+    + [f"case_rank_heatmap_{m}" for m in METRICS]
+)
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def test_every_promised_file_exists_and_is_valid(report23):
@@ -44,25 +64,40 @@ def test_every_promised_file_exists_and_is_valid(report23):
         assert len(data) > 0 and len(data.columns) >= 2, name
     board = pd.read_csv(out / "leaderboard.csv")
     assert len(board) == 23
-    for col in ["final_rank", "algorithm", "mean_rank", "boot_median_rank", "rank_ci_lo",
-                "rank_ci_hi", "p_rank1", "n_failed", "failed_timeout", "failed_oom"]:
+    for col in [
+        "final_rank",
+        "algorithm",
+        "mean_rank",
+        "boot_median_rank",
+        "rank_ci_lo",
+        "rank_ci_hi",
+        "p_rank1",
+        "n_failed",
+        "failed_timeout",
+        "failed_oom",
+    ]:
         assert col in board.columns, col
     for metric in METRICS:
         for mod in MODALITIES:
             assert board[f"{metric}_{mod}"].notna().all(), f"{metric}_{mod}"
     md = (out / "leaderboard.md").read_text()
     table_lines = [ln for ln in md.splitlines() if ln.startswith("|")]
-    assert len(table_lines) == 4 * (23 + 2)          # main + DSC/NSD/runtime per modality
-    assert len({ln.count("|") for ln in table_lines[:25]}) == 1   # rectangular
+    assert len(table_lines) == 4 * (23 + 2)  # main + DSC/NSD/runtime per modality
+    assert len({ln.count("|") for ln in table_lines[:25]}) == 1  # rectangular
     html = (out / "leaderboard.html").read_text()
     assert html.count("<table") == 4 and html.count("<tr") == 4 * 24
     index = (out / "index.html").read_text()
     for name in FIGURES:
         assert f'src="figures/{name}.png"' in index
-    assert "http://" not in index and "https://" not in index   # no network needed
+    assert "http://" not in index and "https://" not in index  # no network needed
     failures = pd.read_csv(out / "failures.csv")
-    assert set(failures["status"]) == {"timeout", "oom", "invalid_output", "nonzero_exit",
-                                       "missing_output"}
+    assert set(failures["status"]) == {
+        "timeout",
+        "oom",
+        "invalid_output",
+        "nonzero_exit",
+        "missing_output",
+    }
     json.loads((out / "report.json").read_text())
 
 
@@ -81,10 +116,15 @@ def test_numbers_equal_their_sources(run23, report23):
     np.testing.assert_allclose(board["boot_median_rank"], fb["median_rank"])
 
     results = pd.read_csv(run23 / "results.csv")
-    for alg, metric, mod in [("seno", "DSC", "CT"), ("quicksam", "NSD", "OCT"),
-                             ("dcugroup", "RunningTime", "MR"), ("skippinglegday", "DSC", "CT")]:
-        sel = results[(results["algorithm"] == alg) & (results["metric"] == metric)
-                      & (results["task"] == mod)]
+    for alg, metric, mod in [
+        ("seno", "DSC", "CT"),
+        ("quicksam", "NSD", "OCT"),
+        ("dcugroup", "RunningTime", "MR"),
+        ("skippinglegday", "DSC", "CT"),
+    ]:
+        sel = results[
+            (results["algorithm"] == alg) & (results["metric"] == metric) & (results["task"] == mod)
+        ]
         assert board.loc[alg, f"{metric}_{mod}"] == pytest.approx(sel["value"].mean())
 
     for alg in board.index:
@@ -114,7 +154,7 @@ def test_hostile_log_text_is_escaped(report23):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in index
     for case, status in [("3DBox_CT_0001", "timeout"), ("3DBox_CT_0004", "oom")]:
         assert case in index and status in index
-    assert "Processing slice 41/120" in index       # last stderr line of the timed-out case
+    assert "Processing slice 41/120" in index  # last stderr line of the timed-out case
 
 
 def _chromium() -> str:
@@ -122,14 +162,27 @@ def _chromium() -> str:
     if exe:
         return exe
     if os.geteuid() != 0:
-        pytest.skip("chromium is not installed and the test is not running as root, so it "
-                    "cannot apt-get install it")
+        pytest.skip(
+            "chromium is not installed and the test is not running as root, so it "
+            "cannot apt-get install it"
+        )
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for cmd in (["apt-get", "-o", "DPkg::Lock::Timeout=300", "update", "-q"],
-                ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q",
-                 "--no-install-recommends", "chromium"]):
-        done = subprocess.run(cmd, env=env, check=False, capture_output=True, text=True,
-                              timeout=900)
+    for cmd in (
+        ["apt-get", "-o", "DPkg::Lock::Timeout=300", "update", "-q"],
+        [
+            "apt-get",
+            "-o",
+            "DPkg::Lock::Timeout=300",
+            "install",
+            "-y",
+            "-q",
+            "--no-install-recommends",
+            "chromium",
+        ],
+    ):
+        done = subprocess.run(
+            cmd, env=env, check=False, capture_output=True, text=True, timeout=900
+        )
         if done.returncode != 0:
             pytest.skip(f"could not install chromium ({' '.join(cmd)}): {done.stderr[-300:]}")
     exe = shutil.which("chromium")
@@ -139,9 +192,20 @@ def _chromium() -> str:
 
 
 def _body_counts(exe: str, page: Path, profile: Path) -> tuple[int, int]:
-    done = subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-                           "--virtual-time-budget=15000", "--dump-dom", page.as_uri()],
-                          check=False, capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        [
+            exe,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     body = re.search(r"<body[^>]*>", done.stdout)
     assert body, f"no <body> in dumped DOM; stderr: {done.stderr[-500:]}"
     images = re.search(r'data-images="(\d+)"', body.group(0))
@@ -166,10 +230,22 @@ def test_index_loads_in_headless_chromium(report23, tmp_path):
     artifacts.mkdir(exist_ok=True)
     shot = artifacts / "report_index.png"
     shot.unlink(missing_ok=True)
-    subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile3'}",
-                    "--virtual-time-budget=15000", "--window-size=1400,2400",
-                    f"--screenshot={shot}", report23.index.as_uri()],
-                   check=False, capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    subprocess.run(
+        [
+            exe,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={tmp_path / 'profile3'}",
+            "--virtual-time-budget=15000",
+            "--window-size=1400,2400",
+            f"--screenshot={shot}",
+            report23.index.as_uri(),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
+    )
     assert shot.is_file() and imread(shot).shape[0] > 1000
 
 
@@ -181,5 +257,5 @@ def test_provenance_in_index(run23, report23):
     for sub in (run23 / "submissions").iterdir():
         image = json.loads((sub / "image.json").read_text())
         assert image["image_id"] in index
-    assert "tolerance_mm = 2.0" in index                 # the run's challenge.toml
-    assert "&quot;numpy&quot;: " in index                  # versions from run.json (escaped)
+    assert "tolerance_mm = 2.0" in index  # the run's challenge.toml
+    assert "&quot;numpy&quot;: " in index  # versions from run.json (escaped)
