@@ -3,8 +3,7 @@
 ``make_run(root, n_algorithms=23)`` writes results for ``n_algorithms`` algorithms on
 every CVPR24 modality, per-submission scores, journals with a few failures, bounded
 logs, image records, and one tiny npz example case per modality (input, GT and every
-algorithm's prediction). Ranking outputs come from ``evalkit.ranking`` when it has
-landed, else from ``tests/report/mini_ranking.py``.
+algorithm's prediction). Ranking outputs come from the real ``evalkit.ranking``.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.config import load_challenge
+from evalkit.ranking import rank_results, write_ranking
 
 NAMES = [
     "seno",
@@ -284,17 +284,7 @@ def make_run(
     return root
 
 
-def write_ranking_outputs(results: pd.DataFrame, out: Path, B: int, seed: int) -> str:
-    """Ranking CSVs via evalkit.ranking (the real stage) with ``B`` bootstrap samples;
-    falls back to ``mini_ranking`` only where evalkit.ranking is absent. Returns which
-    was used."""
-    try:
-        from evalkit.ranking import rank_results, write_ranking
-    except ImportError:
-        from .mini_ranking import write_ranking as mini
-
-        mini(results, out, B=B, seed=seed)
-        return "mini"
+def write_ranking_outputs(results: pd.DataFrame, out: Path, B: int, seed: int) -> None:
+    """Ranking CSVs from the real ranking stage, with ``B`` bootstrap samples."""
     config = dict(load_challenge().ranking, bootstrap_samples=B, seed=seed)
     write_ranking(rank_results(results, config), out)
-    return "evalkit.ranking"
