@@ -13,6 +13,7 @@ BUILD = Path(__file__).resolve().parents[2] / "reference_submissions" / "build.p
 def _build_module():
     spec = importlib.util.spec_from_file_location("reference_build", BUILD)
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up there
     spec.loader.exec_module(mod)
     return mod
 
