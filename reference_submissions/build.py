@@ -64,6 +64,7 @@ class ImageSpec:
     model_files: tuple[str, ...] = ()
     common: tuple[str, ...] = ("case_io.py",)
     extra: dict = field(default_factory=dict)
+    leaderboard: bool = True          # evaluated by `make evaluate` (False: random-weight demo)
 
 
 IR_FILES = ("encoder.xml", "encoder.bin", "decoder.xml", "decoder.bin", "model_card.json",
@@ -77,7 +78,7 @@ IMAGES: dict[str, ImageSpec] = {s.name: s for s in [
     ImageSpec("box-fill", "box-fill", "numpy"),
     ImageSpec("box-threshold", "box-threshold", "numpy"),
     ImageSpec("efficientvit-sam-openvino", "litemedsam-openvino", "openvino", "efficientvit-sam",
-              IR_FILES, ("case_io.py", "sam_algo.py")),
+              IR_FILES, ("case_io.py", "sam_algo.py"), leaderboard=False),
 ]}
 EXPORTERS = {
     "litemedsam": HERE / "export" / "export_litemedsam.py",
@@ -265,7 +266,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", action="append", choices=sorted(IMAGES), metavar="NAME",
                    help="build only this image (repeatable)")
     p.add_argument("--list", action="store_true", help="list the image names and exit")
+    p.add_argument("--export-env", action="store_true",
+                   help="only create the torch export environment (.venv-export) and exit")
     args = p.parse_args(argv)
+    if args.export_env:
+        print(ensure_export_env())
+        return 0
     if args.list:
         for name, spec in IMAGES.items():
             print(f"{name}\t{spec.model or '-'}")
@@ -273,10 +279,25 @@ def main(argv: list[str] | None = None) -> int:
     names = args.only or list(IMAGES)
     client = docker_client()
     base = base_image(client)
+    built = {}
     for name in names:
-        ref = build_image(IMAGES[name], client, base)
-        print(f"{name} -> {ref}", flush=True)
+        built[name] = build_image(IMAGES[name], client, base)
+        print(f"{name} -> {built[name]}", flush=True)
+    write_manifest(built)
     return 0
+
+
+def write_manifest(built: dict[str, str]) -> None:
+    """Record the leaderboard images in ``build/reference/images.json`` (name -> reference),
+    which ``evalkit evaluate --bundled`` reads; entries of images not rebuilt now are kept."""
+    path = STAGE / "images.json"
+    images = json.loads(path.read_text()) if path.is_file() else {}
+    images.update({n: r for n, r in built.items() if IMAGES[n].leaderboard})
+    images = {n: images[n] for n in IMAGES if n in images}  # stable order
+    tmp = path.with_suffix(".tmp")
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    tmp.write_text(json.dumps(images, indent=2) + "\n")
+    tmp.replace(path)
 
 
 if __name__ == "__main__":
