@@ -33,7 +33,7 @@ $(VENV)/.installed: pyproject.toml
 
 # Docker engine (installs Debian's docker.io and starts dockerd when run as root) and local base images.
 engine: venv
-	$(BIN)/python -m evalkit.runner.engine ensure
+	$(EVALKIT) engine ensure
 
 # The bundled participant images (LiteMedSAM OpenVINO, PyTorch baseline, classical baselines).
 references: engine

@@ -23,8 +23,9 @@ from evalkit.runner.limits import RunnerLimits
 
 
 def submission_dir(run_dir: str | Path, name: str) -> Path:
-    """``<run_dir>/submissions/<name>`` (docs/design.md)."""
-    return Path(run_dir) / "submissions" / name
+    """``<run_dir>/submissions/<name>`` (docs/design.md), absolute: the engine takes a
+    relative host path for a named volume, so bind mounts must never be relative."""
+    return Path(run_dir).resolve() / "submissions" / name
 
 
 def _expected_shape(job: CaseJob, contract_limits: dict[str, Any] | None) -> tuple[int, ...]:

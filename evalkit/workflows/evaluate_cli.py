@@ -76,4 +76,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     print(f"run folder: {outcome.run.root}")
     print(f"report:     {outcome.run.report_dir / 'index.html'}")
+    harness = harness_errors(outcome.run)
+    if harness:
+        print("evalkit evaluate: the harness failed on " + ", ".join(f"{n}: {k} case(s)" for n, k in harness.items())
+              + " (see the journals' reason). Fix the cause and run the same command again: "
+              "only those cases are retried.", file=sys.stderr)
+        return 1
     return 0
+
+
+def harness_errors(run) -> dict[str, int]:
+    """Submissions with cases whose latest record is ``harness_error`` (the run is incomplete)."""
+    from evalkit.runner import latest_by_case, read_journal
+
+    out = {}
+    for name in run.submissions():
+        latest = latest_by_case(read_journal(run.submission_dir(name) / "journal.jsonl"))
+        n = sum(r.status == "harness_error" for r in latest.values())
+        if n:
+            out[name] = n
+    return out

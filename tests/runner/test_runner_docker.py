@@ -233,3 +233,12 @@ def test_parallel_cases_mark_timings_degraded(docker_client, test_images, tmp_pa
     assert [r.status for r in records] == ["ok"] * 3
     assert all(r.degraded_timing for r in records)
     assert len(read_journal(sub / "journal.jsonl")) == 3
+
+
+def test_a_relative_run_folder_works(docker_client, test_images, case2d, tmp_path, monkeypatch):
+    """`make evaluate` passes reports/<run> relative to the checkout: bind mounts must be absolute
+    (a relative host path is taken by the engine as a named volume and refused)."""
+    monkeypatch.chdir(tmp_path)
+    records, sub = run_image(docker_client, test_images["ok"], [case2d], Path("rel-run"))
+    assert records[0].status == "ok", records[0].reason
+    assert (tmp_path / "rel-run" / "submissions" / "sub" / records[0].output).is_file()
