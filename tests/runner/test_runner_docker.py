@@ -239,6 +239,6 @@ def test_a_relative_run_folder_works(docker_client, test_images, case2d, tmp_pat
     """`make evaluate` passes reports/<run> relative to the checkout: bind mounts must be absolute
     (a relative host path is taken by the engine as a named volume and refused)."""
     monkeypatch.chdir(tmp_path)
-    records, sub = run_image(docker_client, test_images["ok"], [case2d], Path("rel-run"))
+    records, _ = run_image(docker_client, test_images["ok"], [case2d], Path("rel-run"))
     assert records[0].status == "ok", records[0].reason
     assert (tmp_path / "rel-run" / "submissions" / "sub" / records[0].output).is_file()
