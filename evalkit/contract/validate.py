@@ -202,17 +202,7 @@ def check_spacing(spacing: np.ndarray, *, case=None, file=None) -> None:
     """3D spacing: floating ``(3,)``, finite, > 0 (mm per voxel, stored order)."""
     expected = "floating array of shape (3,), finite and > 0"
     fix = "write the voxel spacing in mm as float64, in the array's axis order"
-    if spacing.dtype.kind != "f":
-        raise ContractError(
-            "bad_spacing",
-            case=case,
-            file=file,
-            key="spacing",
-            expected=expected,
-            found=_desc(spacing),
-            fix=fix,
-        )
-    if spacing.shape != (3,):
+    if spacing.dtype.kind != "f" or spacing.shape != (3,):
         raise ContractError(
             "bad_spacing",
             case=case,

@@ -19,7 +19,6 @@ different configuration or case set is an error, so results never mix settings.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import platform
@@ -31,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit.config import Challenge, load_challenge
+from evalkit.runner.intake import sha256_file
 
 _PACKAGES = ("evalkit", "numpy", "scipy", "pandas", "docker", "statsmodels", "matplotlib",
              "surface-distance", "psutil")
@@ -38,14 +38,6 @@ _PACKAGES = ("evalkit", "numpy", "scipy", "pandas", "docker", "statsmodels", "ma
 
 class RunFolderError(RuntimeError):
     """A run folder that cannot be (re)used as asked; the message says why and what to do."""
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def versions() -> dict[str, str]:
