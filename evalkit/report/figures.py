@@ -25,7 +25,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
-from matplotlib.ticker import FuncFormatter, MaxNLocator, ScalarFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 MAX_LABEL = 22
 METRIC_COLOURS = {"DSC": "#1f77b4", "NSD": "#ff7f0e"}
@@ -239,7 +239,7 @@ def plot_bubbles(summary: pd.DataFrame, title: str) -> Figure:
     rt = s["RunningTime"].to_numpy(float)
     if rt.min() > 0 and rt.max() / rt.min() > 10:
         ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:g}"))
         ax.xaxis.set_minor_formatter(FuncFormatter(_minor_log_label))
     ax.set_xlabel("mean runtime per case (s)")
     ax.set_ylabel("mean DSC")
