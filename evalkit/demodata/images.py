@@ -279,10 +279,22 @@ def dermoscopy(rng: np.random.Generator, shape: tuple[int, int] = (600, 800),
         dist = ndimage.distance_transform_edt(mask)
         depth = np.clip(dist / max(1.0, float(dist.max()) * 0.6), 0, 1)
         mott = shapes.smooth_noise(rng, mask.shape, max(2.0, 0.03 * m))
+        # variegated lesion: a light tan periphery that fades toward the skin, a dark
+        # pigment network in the body, and pale grey-pink regression areas inside it
+        tan = np.array([196.0, 146.0, 122.0], dtype=np.float32)
         brown = np.array([150.0, 95.0, 70.0], dtype=np.float32)
         dark = np.array([75.0, 45.0, 40.0], dtype=np.float32)
         a = np.clip(0.2 + 0.6 * depth + 0.2 * mott, 0, 1)[..., None]
         col = brown * (1 - a) + dark * a
+        rim = np.clip(1.0 - dist / max(1.0, 0.3 * float(dist.max())), 0, 1)
+        rim = np.clip(rim + 0.35 * shapes.smooth_noise(rng, mask.shape, max(2.0, 0.05 * m)), 0, 1)
+        col = col * (1 - rim[..., None]) + tan * rim[..., None]
+        net = np.abs(shapes.smooth_noise(rng, mask.shape, max(1.5, 0.008 * m))) < 0.35
+        col = np.where((net & (rim < 0.5))[..., None], col * 0.7, col)
+        regress = (shapes.smooth_noise(rng, mask.shape, max(2.0, 0.06 * m)) > 0.7) & (depth > 0.25)
+        pale = np.array([208.0, 178.0, 176.0], dtype=np.float32) + 8 * mott[..., None]
+        col = np.where(regress[..., None], pale, col)
+        col = ndimage.gaussian_filter(col, (max(1.0, 0.004 * m), max(1.0, 0.004 * m), 0))
         _blend(img, reg, col, soft=max(1.0, 0.004 * m))
     hair = _hairs(rng, img, int(rng.integers(3, 8)), max(1.0, 0.004 * m))
     img[hair] = img[hair] * 0.25 + np.array([40.0, 28.0, 22.0], dtype=np.float32) * 0.75
@@ -422,15 +434,28 @@ def fundus(rng: np.random.Generator, shape: tuple[int, int] = (768, 768), n_inst
                       (0.5 * disc_r, 0.45 * disc_r), angle=0.0, irregularity=0.05, lobes=2)
     regions.append(cup)
     regions = regions[:n_instances]
-    _blend(img, disc, np.array([240.0, 175.0, 90.0], dtype=np.float32), soft=max(1.0, 0.004 * m))
+    # peripapillary atrophy: a pale crescent beside the disc (outside the label), about
+    # as bright as the disc's dim nasal rim
+    ddist = np.sqrt(((yy - dy) / 1.08) ** 2 + (xx - dx) ** 2) / disc_r
+    crescent = np.clip(1 - np.abs(ddist - 1.18) / 0.2, 0, 1) * np.clip(
+        np.cos(np.arctan2(yy - dy, xx - dx) - (np.pi if side > 0 else 0.0)), 0, 1)
+    img = img * (1 - 0.45 * crescent[..., None]) + np.array(
+        [225.0, 150.0, 85.0], dtype=np.float32) * 0.45 * crescent[..., None]
+    # the disc: brighter on its temporal side (toward the macula), dim nasal rim
+    sl_d, m_d = disc
+    gx = (xx[:, sl_d[1]] - dx) / disc_r * (-side)
+    ramp = np.broadcast_to(np.clip(0.5 + 0.5 * gx, 0, 1), m_d.shape).astype(np.float32)
+    disc_col = (np.array([232.0, 158.0, 80.0], dtype=np.float32) * (1 - ramp[..., None])
+                + np.array([250.0, 195.0, 110.0], dtype=np.float32) * ramp[..., None])
+    _blend(img, disc, disc_col, soft=max(1.5, 0.008 * m))
     if n_instances >= 2:
-        _blend(img, cup, np.array([250.0, 210.0, 150.0], dtype=np.float32), soft=max(1.0, 0.002 * m))
+        _blend(img, cup, np.array([250.0, 212.0, 150.0], dtype=np.float32), soft=max(1.5, 0.006 * m))
     vessels = _vessel_tree(rng, shape, (dy, dx), disc_r, int(rng.integers(4, 7)))
     vessels = ndimage.gaussian_filter(vessels, max(0.5, 0.0015 * m))
-    on_disc = np.sqrt((yy - dy) ** 2 + (xx - dx) ** 2) < 1.1 * disc_r
-    vessels = np.where(on_disc, 0.35 * vessels, vessels)
-    img = img * (1 - 0.55 * vessels[..., None]) + np.array([120.0, 20.0, 15.0],
-                                                           dtype=np.float32) * 0.55 * vessels[..., None]
+    on_cup = ddist < 0.5
+    vessels = np.where(on_cup, 0.5 * vessels, np.where(ddist < 1.05, 0.75 * vessels, vessels))
+    img = img * (1 - 0.6 * vessels[..., None]) + np.array([120.0, 20.0, 15.0],
+                                                          dtype=np.float32) * 0.6 * vessels[..., None]
     extra = n_instances - len(regions)
     if extra > 0:
         allowed = field & (rr < 0.85)
@@ -450,9 +475,18 @@ def fundus(rng: np.random.Generator, shape: tuple[int, int] = (768, 768), n_inst
 # --------------------------------------------------------------------------- Microscopy
 
 
+def _grow(region: Region, width: int, shape) -> Region:
+    """The region dilated by ``width`` pixels (clipped to ``shape``)."""
+    sl, mask = region
+    big = tuple(slice(max(0, a.start - width), min(n, a.stop + width)) for a, n in zip(sl, shape))
+    m = np.zeros(tuple(b.stop - b.start for b in big), dtype=bool)
+    m[tuple(slice(a.start - b.start, a.stop - b.start) for a, b in zip(sl, big))] = mask
+    return big, ndimage.binary_dilation(m, iterations=width)
+
+
 def microscopy(rng: np.random.Generator, shape: tuple[int, int] = (768, 1024),
                n_instances: int = 60, style: str | None = None) -> Phantom:
-    """Cell microscopy: many small, non-touching cells, one instance per cell.
+    """Cell microscopy: many small cells in clumps, touching or overlapping, one instance per cell.
 
     ``style`` is ``"fluorescence"`` (bright nuclei with chromatin texture on a dark
     background) or ``"brightfield"`` (purple stained nuclei on a pale pink
@@ -467,9 +501,20 @@ def microscopy(rng: np.random.Generator, shape: tuple[int, int] = (768, 1024),
     allowed = np.zeros(shape, dtype=bool)
     b = max(2, int(0.01 * m))
     allowed[b:H - b, b:W - b] = True
+    # cells grow in clumps: most are placed inside clustered patches, then grown so
+    # that neighbours touch or overlap (a later cell covers an earlier one there)
+    clumps = shapes.smooth_noise(rng, shape, 3.0 * r_mean) > 0.4
     occupied = np.zeros(shape, dtype=bool)
-    regions = shapes.place_blobs(rng, allowed, occupied, n_instances, (0.7 * r_mean, 1.1 * r_mean),
-                                 irregularity=0.1, lobes=3, gap=max(2, int(0.15 * r_mean)))
+    grow = max(1, int(round(0.45 * r_mean)))
+    try:
+        seeds = shapes.place_blobs(rng, allowed & clumps, occupied, n_instances,
+                                   (0.6 * r_mean, 0.9 * r_mean), irregularity=0.1, lobes=3,
+                                   gap=1, max_tries=600)
+    except RuntimeError:
+        occupied[:] = False
+        seeds = shapes.place_blobs(rng, allowed, occupied, n_instances,
+                                   (0.6 * r_mean, 0.9 * r_mean), irregularity=0.1, lobes=3, gap=1)
+    regions = [_grow(reg, grow, shape) for reg in seeds]
     if style == "fluorescence":
         img = np.zeros((H, W, 3), dtype=np.float32) + np.array([8.0, 10.0, 14.0], dtype=np.float32)
         img += 6 * np.abs(shapes.smooth_noise(rng, shape, 0.1 * m))[..., None]
