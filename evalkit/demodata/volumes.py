@@ -180,6 +180,30 @@ def ct(rng: np.random.Generator, shape: tuple[int, int, int] = (32, 256, 256), n
         gas = ndimage.binary_erosion(mask, iterations=max(1, int(0.012 * m)))
         shapes.paint(hu, (sl, mask), 35.0)
         shapes.paint(hu, (sl, gas), -850.0 if rng.uniform() < 0.6 else 15.0)
+    # stomach (not an instance): enhancing wall and food-filled lumen of soft-tissue
+    # density, pressed against the medial side of the liver and inside its box
+    lsl = liver[0]
+    ys_, xs_ = np.nonzero(liver[1].any(axis=0))
+    sy = lsl[1].start + float(np.mean(ys_)) - 0.1 * ay
+    sx = lsl[2].start + float(xs_.max()) - 0.02 * ax
+    stomach = organ(0.6, 0.3, (sy - cy) / ay, (sx - cx) / ax, 0.24, 0.16, 0.3 + j(0.1), 0.12)
+    shapes.paint(hu, stomach, 105.0)
+    s_in = (stomach[0], ndimage.binary_erosion(stomach[1], iterations=max(1, int(0.015 * m))))
+    food = 70.0 + 15.0 * shapes.smooth_noise(rng, stomach[1].shape, 3.0)
+    shapes.paint(hu, s_in, food)
+    # duodenum / pancreatic tail (not instances): soft tissue touching each kidney's
+    # anterior-medial side, of about the kidney medulla's density
+    for reg, _ in regions:
+        if reg is lesion or reg is liver or reg[1].ndim != 3:
+            continue
+        ksl, kmask = reg
+        kz, ky, kx = (float(np.mean(a)) for a in np.nonzero(kmask))
+        if not (0.3 * H < ksl[1].start + ky < 0.9 * H) or abs(ksl[2].start + kx - cx) < 0.2 * ax:
+            continue
+        toward = -1.0 if ksl[2].start + kx > cx else 1.0
+        nb = organ((ksl[0].start + kz) / D, 0.25, (ksl[1].start + ky - cy) / ay - 0.17,
+                   (ksl[2].start + kx - cx) / ax + toward * 0.1, 0.11, 0.1, rng.uniform(0, 3), 0.15)
+        shapes.paint(hu, nb, 135.0 + 10.0 * rng.standard_normal())
     for label, (reg, value) in enumerate(regions, start=1):
         shapes.paint(hu, reg, value)
         shapes.paint(gts, reg, label)
