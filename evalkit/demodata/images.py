@@ -505,7 +505,7 @@ def microscopy(rng: np.random.Generator, shape: tuple[int, int] = (768, 1024),
     # that neighbours touch or overlap (a later cell covers an earlier one there)
     clumps = shapes.smooth_noise(rng, shape, 3.0 * r_mean) > 0.4
     occupied = np.zeros(shape, dtype=bool)
-    grow = max(1, int(round(0.45 * r_mean)))
+    grow = max(1, round(0.45 * r_mean))
     try:
         seeds = shapes.place_blobs(rng, allowed & clumps, occupied, n_instances,
                                    (0.6 * r_mean, 0.9 * r_mean), irregularity=0.1, lobes=3,
