@@ -257,7 +257,9 @@ def dermoscopy(rng: np.random.Generator, shape: tuple[int, int] = (600, 800),
     """Dermoscopic photograph: skin, pigmented lesion(s), hairs, dark lens corners.
 
     Skin tone with smooth colour variation and fine texture; each instance is an
-    irregular brown lesion with a darker mottled centre and a slightly soft edge;
+    irregular, variegated lesion: a light tan periphery fading toward the skin, a
+    dark mottled body with a pigment network, and pale grey-pink regression areas
+    (all inside the label, so a global threshold misses the light parts);
     a few dark hairs cross skin and lesion alike (the annotation is unaffected),
     and the corners outside the dermoscope's round field are dark.
     """
@@ -405,9 +407,11 @@ def fundus(rng: np.random.Generator, shape: tuple[int, int] = (768, 768), n_inst
     """Colour fundus photograph: circular field on black, vessels, disc, macula.
 
     Orange-red retina darkening toward the rim of the circular field, a dark
-    macula, a vessel tree branching from the optic disc. Instances, in label order:
-    the optic disc (bright yellow), the optic cup (whiter, inside the disc, so it
-    overwrites part of label 1), then bright exudate-like lesions.
+    macula, a vessel tree branching from the optic disc and crossing it. Instances,
+    in label order: the optic disc (yellow, bright on its temporal side and dim on
+    its nasal rim, with a pale peripapillary-atrophy crescent outside it), the optic
+    cup (whiter, inside the disc, so it overwrites part of label 1), then bright
+    exudate-like lesions.
     """
     H, W = shape
     m = min(H, W)
@@ -490,8 +494,9 @@ def microscopy(rng: np.random.Generator, shape: tuple[int, int] = (768, 1024),
 
     ``style`` is ``"fluorescence"`` (bright nuclei with chromatin texture on a dark
     background) or ``"brightfield"`` (purple stained nuclei on a pale pink
-    background); ``None`` draws one. Cell radii shrink with the count so the cells
-    cover about a fifth of the image.
+    background); ``None`` draws one. Cells are placed in clumps and grown so that
+    neighbours touch or overlap (a later cell covers an earlier one), so a cell's
+    box holds parts of its neighbours. Cell radii shrink with the count.
     """
     H, W = shape
     m = min(H, W)

@@ -69,7 +69,9 @@ def ct(rng: np.random.Generator, shape: tuple[int, int, int] = (32, 256, 256), n
     it overwrites part of label 1), right kidney, left kidney, spleen, aorta (a tube
     through nearly all slices), then soft-tissue masses in the abdominal fat.
     Background: air, subcutaneous fat, muscle wall, visceral fat, spine with discs,
-    psoas and back muscles, bowel loops with gas (not instances). Smooth partial-volume blur, correlated noise (~14 HU).
+    psoas and back muscles, bowel loops with gas, a food-filled stomach pressed
+    against the liver and duodenum/pancreas-like soft tissue of kidney-like density
+    touching the kidneys and spleen (not instances: they enter the boxes). Smooth partial-volume blur, correlated noise (~14 HU).
     """
     D, H, W = shape
     m = min(H, W)
