@@ -130,7 +130,7 @@ def plot_comparison(cmp: Comparison, label_a: str, label_b: str) -> plt.Figure:
     challenge paper), plus per-case runtime ratios."""
     mods = cmp.by_modality["modality"].tolist()
     x = np.arange(len(mods))
-    fig, axes = plt.subplots(1, 3, figsize=(max(10, 1.2 * len(mods) * 2 + 4), 4.2),
+    fig, axes = plt.subplots(1, 3, figsize=(min(18, max(10, 1.1 * len(mods) + 4)), 4.6),
                              gridspec_kw={"width_ratios": [2, 2, 1.2]})
     for ax, m in zip(axes[:2], ("dsc", "nsd")):
         ax.bar(x - 0.2, cmp.by_modality[f"{m}_a"], 0.4, label=label_a, color="#4C72B0")
@@ -141,7 +141,7 @@ def plot_comparison(cmp: Comparison, label_a: str, label_b: str) -> plt.Figure:
         ax.set_title(f"{m.upper()} per modality")
         ax.grid(axis="y", alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper right", ncol=2, fontsize=8, frameon=False)
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
     ratios = cmp.cases["runtime_ratio"].replace([np.inf, -np.inf], np.nan).dropna()
     axes[2].boxplot([ratios.to_numpy()], widths=0.5)
     axes[2].scatter(np.ones(len(ratios)) + np.random.default_rng(0).uniform(-0.1, 0.1, len(ratios)),
@@ -151,7 +151,7 @@ def plot_comparison(cmp: Comparison, label_a: str, label_b: str) -> plt.Figure:
     axes[2].set_ylabel("runtime ratio per case")
     axes[2].set_title("runtime")
     fig.suptitle(("reproduced" if cmp.reproduced else "NOT reproduced") + f": {label_b} vs {label_a}")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
 
