@@ -15,14 +15,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import platform
 import stat
 import sys
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,7 @@ from tqdm import tqdm
 from evalkit.metrics.case import CASE_COLUMNS, INSTANCE_TABLE_COLUMNS
 from evalkit.metrics.scoring import CaseResult, score_case
 from evalkit.metrics.settings import MetricSettings
+from evalkit.provenance import CORE_PACKAGES, versions
 
 
 def read_statuses(path: str | Path) -> dict[str, tuple[str, str]]:
@@ -206,17 +205,6 @@ def output_paths(out: str | Path) -> dict[str, Path]:
     }
 
 
-def versions() -> dict[str, str]:
-    """Versions of Python and of the packages that decide the numbers."""
-    out = {"python": platform.python_version()}
-    for pkg in ("evalkit", "numpy", "scipy", "pandas", "surface-distance"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "unknown"
-    return out
-
-
 def write_scores(
     cases: pd.DataFrame,
     instances: pd.DataFrame,
@@ -241,7 +229,7 @@ def write_scores(
     meta = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "settings": settings.as_dict(),
-        "versions": versions(),
+        "versions": versions((*CORE_PACKAGES, "surface-distance")),
         "n_cases": len(cases),
         "status_counts": {str(k): int(v) for k, v in cases["status"].value_counts().items()},
         "challenge_toml": challenge_toml,

@@ -21,7 +21,6 @@ ranked together under one case id), and test-then-rank tests each drawn case onc
 
 from __future__ import annotations
 
-import platform
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from evalkit.provenance import versions
 from evalkit.ranking.consensus import euclidean_consensus, kendall_tau_b
 from evalkit.ranking.ranks import rank_parts, rank_rows
 from evalkit.ranking.schemes import (
@@ -402,20 +402,6 @@ class RankingResult:
         "kendall_tau",
         "kendall_tau_summary",
     )
-
-
-def versions() -> dict[str, str]:
-    import scipy
-
-    from evalkit import __version__
-
-    return {
-        "evalkit": __version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "pandas": pd.__version__,
-    }
 
 
 def _meta(a: Analysis) -> dict[str, Any]:

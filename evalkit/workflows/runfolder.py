@@ -21,15 +21,13 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import platform
-import sys
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
 
 from evalkit.config import Challenge, load_challenge
+from evalkit.provenance import versions
 from evalkit.runner.intake import sha256_file
 
 _PACKAGES = ("evalkit", "numpy", "scipy", "pandas", "docker", "statsmodels", "matplotlib",
@@ -38,17 +36,6 @@ _PACKAGES = ("evalkit", "numpy", "scipy", "pandas", "docker", "statsmodels", "ma
 
 class RunFolderError(RuntimeError):
     """A run folder that cannot be (re)used as asked; the message says why and what to do."""
-
-
-def versions() -> dict[str, str]:
-    """Versions of Python, the OS and the packages whose behaviour the numbers depend on."""
-    out = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for name in _PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -142,7 +129,7 @@ def open_run(root: Path, challenge: Challenge, cases: pd.DataFrame, command: lis
         "config_source": challenge.source,
         "seed": challenge.ranking["seed"],
         "bootstrap_samples": challenge.ranking["bootstrap_samples"],
-        "versions": versions(),
+        "versions": versions(_PACKAGES),
         "invocations": [{"command": command, "at": _now()}],
     }
     atomic_write_text(run.root / "run.json", json.dumps(meta, indent=2))
