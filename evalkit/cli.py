@@ -12,6 +12,8 @@ import argparse
 import importlib
 import sys
 
+from evalkit.errors import EvalkitError
+
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo-data": ("evalkit.demodata.cli", "write the deterministic demo challenge data set"),
@@ -60,7 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "_unavailable", None):
         print(args._unavailable, file=sys.stderr)
         return 2
-    return int(args._run(args) or 0)
+    try:
+        return int(args._run(args) or 0)
+    except EvalkitError as exc:  # the one place an intended error becomes an exit status
+        print(f"evalkit {args.command}: {exc.one_line()}", file=sys.stderr)
+        return exc.exit_code
 
 
 if __name__ == "__main__":

@@ -17,10 +17,12 @@ from typing import Any
 
 import tomli_w
 
+from evalkit.errors import EvalkitError
+
 BUNDLED = {"cvpr24": "cvpr24.toml"}
 
 
-class ConfigError(ValueError):
+class ConfigError(EvalkitError, ValueError):
     """A challenge file that cannot be used; the message names the file and key."""
 
 

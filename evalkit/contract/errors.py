@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from evalkit.errors import EvalkitError
+
 #: The machine codes a ContractError may carry (docs/design.md).
 REASONS: frozenset[str] = frozenset(
     {
@@ -33,7 +35,7 @@ REASONS: frozenset[str] = frozenset(
 )
 
 
-class ContractError(ValueError):
+class ContractError(EvalkitError, ValueError):
     """A file (or folder of cases) that breaks the case contract.
 
     Attributes

@@ -31,36 +31,17 @@ from evalkit.metrics.case import CASE_COLUMNS, INSTANCE_TABLE_COLUMNS
 from evalkit.metrics.scoring import CaseResult, score_case
 from evalkit.metrics.settings import MetricSettings
 from evalkit.provenance import CORE_PACKAGES, versions
+from evalkit.runfolder import latest_by_case, read_journal
 
 
 def read_statuses(path: str | Path) -> dict[str, tuple[str, str]]:
     """Runner statuses from a journal (``journal.jsonl``): ``case -> (status, reason)``.
 
-    The last record of a case wins (later attempts). Blank lines are skipped; a
-    line that is not a JSON object with ``case`` and ``status`` raises
-    ``ValueError`` naming the file and line, except a truncated last line (a
-    runner killed mid-write), which is ignored.
+    The last record of a case wins (later attempts). Read with the one journal
+    reader, :func:`evalkit.runfolder.read_journal`, and its policy for bad lines.
     """
-    path = Path(path)
-    lines = path.read_text(encoding="utf-8").splitlines()
-    out: dict[str, tuple[str, str]] = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-            case, status = rec["case"], rec["status"]
-            if not isinstance(case, str) or not isinstance(status, str):
-                raise TypeError("case and status must be strings")
-        except (ValueError, KeyError, TypeError) as exc:
-            if number == len(lines):
-                continue
-            raise ValueError(
-                f"{path}: line {number}: expected a JSON object with string 'case' and "
-                f"'status', found {line[:80]!r} ({exc})"
-            ) from None
-        out[case] = (status, str(rec.get("reason") or ""))
-    return out
+    return {case: (rec.status, rec.reason or "")
+            for case, rec in latest_by_case(read_journal(path)).items()}
 
 
 def _size(path: Path) -> int:

@@ -14,12 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from evalkit.config import ConfigError, load_challenge
+from evalkit.config import load_challenge
 from evalkit.ranking.output import write_ranking
 from evalkit.ranking.pipeline import RankingResult, rank_results
-from evalkit.ranking.schemes import MissingPolicyError
-from evalkit.ranking.settings import RankingConfigError
-from evalkit.ranking.table import KEYS, RankingInputError
+from evalkit.ranking.table import KEYS
 
 NA_VALUES = ["", "NA", "NaN", "nan", "null"]
 
@@ -65,9 +63,6 @@ def run(args: argparse.Namespace) -> int:
         results = read_results(args.results)
         result = rank_results(results, challenge.ranking, progress=True)
     except FileNotFoundError as exc:
-        print(f"evalkit rank: {exc}", file=sys.stderr)
-        return 2
-    except (ConfigError, RankingConfigError, RankingInputError, MissingPolicyError) as exc:
         print(f"evalkit rank: {exc}", file=sys.stderr)
         return 2
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:

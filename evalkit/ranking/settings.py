@@ -17,12 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from evalkit.errors import EvalkitError
+
 SCHEMES = ("rank-then-aggregate", "aggregate-then-rank", "test-then-rank")
 AGGREGATES = ("mean", "median")
 CONSENSUS = ("euclidean",)
 
 
-class RankingConfigError(ValueError):
+class RankingConfigError(EvalkitError, ValueError):
     """An unusable ``[ranking]`` setting; the message names the key and the value."""
 
 

@@ -22,11 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from evalkit.errors import EvalkitError
+
 COLUMNS = ("task", "case", "algorithm", "metric", "value")
 KEYS = ("task", "case", "algorithm", "metric")
 
 
-class RankingInputError(ValueError):
+class RankingInputError(EvalkitError, ValueError):
     """A results table that cannot be ranked; the message says where and why."""
 
 

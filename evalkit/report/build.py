@@ -38,6 +38,7 @@ from evalkit.report.tables import (
     to_html_table,
     to_markdown,
 )
+from evalkit.runfolder import RunFolder
 
 TOP_K = 3
 BASELINE_PATTERN = re.compile(r"baseline|litemedsam", re.IGNORECASE)
@@ -97,7 +98,7 @@ def build_report(
     list, example images, scores) omit their section and add a note.
     """
     run = load_run(run_dir)
-    out = Path(out_dir) if out_dir is not None else run.run_dir / "report"
+    out = Path(out_dir) if out_dir is not None else RunFolder(run.run_dir).report_dir
     figdir = out / "figures"
     figdir.mkdir(parents=True, exist_ok=True)
     report = Report(out_dir=out, notes=list(run.notes))
@@ -185,17 +186,17 @@ def _save(fig: Figure, data: pd.DataFrame, stem: Path) -> None:
 
 def _failure_log_lines(run: RunData) -> dict[tuple[str, str], str]:
     out = {}
-    subs = run.run_dir / "submissions"
+    folder = RunFolder(run.run_dir)
     for alg, journal in run.journals.items():
         if "status" not in journal.columns:
             continue
         for case in journal.loc[journal["status"].astype(str) != "ok", "case"].astype(str):
-            out[(alg, case)] = last_log_line(subs / alg / "logs" / f"{safe_name(case)}.log")
+            out[(alg, case)] = last_log_line(folder.submission(alg).log(safe_name(case)))
     if not run.scores.empty:
         bad = run.scores[run.scores["status"].astype(str) != "ok"]
         for alg, case in zip(bad["algorithm"], bad["case"].astype(str)):
             if (alg, case) not in out:
-                out[(alg, case)] = last_log_line(subs / alg / "logs" / f"{safe_name(case)}.log")
+                out[(alg, case)] = last_log_line(folder.submission(alg).log(safe_name(case)))
     return out
 
 

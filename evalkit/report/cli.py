@@ -27,13 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from evalkit.report.build import build_report
-    from evalkit.report.inputs import ReportInputError
 
-    try:
-        report = build_report(args.run, args.out, progress=not args.no_progress)
-    except ReportInputError as exc:
-        print(f"evalkit report: {exc}", file=sys.stderr)
-        return 2
+    report = build_report(args.run, args.out, progress=not args.no_progress)
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
     print(report.index)

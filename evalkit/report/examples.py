@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.contract import ContractError, load_gt, load_input, load_prediction
+from evalkit.runfolder import RunFolder
 
 MAX_TRIES_PER_MODALITY = 5  # cases tried per modality before giving up on it
 
@@ -79,7 +80,7 @@ def load_examples(
             preds: dict[str, np.ndarray] = {}
             full_preds: dict[str, np.ndarray] = {}
             for alg in algs:
-                out = run_dir / "submissions" / alg / "outputs" / f"{case}.npz"
+                out = RunFolder(run_dir).submission(alg).output(case)
                 try:
                     full_preds[alg] = load_prediction(out, x.spatial_shape, limits, case=case)
                 except ContractError:

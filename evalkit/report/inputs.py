@@ -14,13 +14,15 @@ from __future__ import annotations
 import json
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from evalkit.config import Challenge, ConfigError, load_challenge
+from evalkit.errors import EvalkitError
+from evalkit.runfolder import RunFolder, latest_by_case, read_journal
 
 RESULTS_COLUMNS = ["task", "case", "algorithm", "metric", "value"]
 FINAL_COLUMNS = ["algorithm", "consensus_score", "final_rank"]
@@ -51,7 +53,7 @@ MAX_JSON_BYTES = 50_000_000
 LOG_TAIL_BYTES = 65_536  # bytes read from the end of a participant log
 
 
-class ReportInputError(ValueError):
+class ReportInputError(EvalkitError, ValueError):
     """A run folder the report cannot be built from; the message names file and column."""
 
 
@@ -135,30 +137,19 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def read_journal(path: Path) -> pd.DataFrame | None:
-    """Read a runner journal (JSON lines); malformed lines are skipped.
+def read_journal_table(path: Path) -> pd.DataFrame | None:
+    """A runner journal as a table, one row per case (its latest record), or ``None``
+    when the file is absent, not a regular file or implausibly large.
 
-    Returns one row per case (the last line for a case wins: retries append), or
-    ``None`` when the file is absent.
+    Lines are read by :func:`evalkit.runfolder.read_journal` (its policy: a torn last
+    line is ignored, a garbled complete line is a :class:`~evalkit.runfolder.JournalError`).
     """
     if not _regular_file(path) or path.stat().st_size > MAX_TABLE_BYTES:
         return None
-    rows = []
-    with path.open("r", encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(obj, dict) and "case" in obj:
-                rows.append(obj)
-    if not rows:
+    latest = latest_by_case(read_journal(path))
+    if not latest:
         return pd.DataFrame(columns=["case", "status", "reason"])
-    df = pd.DataFrame(rows)
-    return df.drop_duplicates("case", keep="last").reset_index(drop=True)
+    return pd.DataFrame([asdict(r) for r in latest.values()]).reset_index(drop=True)
 
 
 def last_log_line(path: Path, *, max_bytes: int = LOG_TAIL_BYTES, max_chars: int = 300) -> str:
@@ -209,9 +200,10 @@ def load_run(run_dir: str | Path) -> RunData:
     run = Path(run_dir)
     if not run.is_dir():
         raise ReportInputError(f"{run}: run folder not found.")
+    folder = RunFolder(run)
     notes: list[str] = []
 
-    toml_path = run / "challenge.toml"
+    toml_path = folder.config_path
     challenge_toml = None
     try:
         if _regular_file(toml_path):
@@ -226,15 +218,15 @@ def load_run(run_dir: str | Path) -> RunData:
     except ConfigError as exc:
         raise ReportInputError(str(exc)) from None
 
-    results = _read_csv(run / "results.csv", RESULTS_COLUMNS, required=True)
-    final = _read_csv(run / "ranking" / "final_ranking.csv", FINAL_COLUMNS, required=True)
+    results = _read_csv(folder.results_path, RESULTS_COLUMNS, required=True)
+    final = _read_csv(folder.ranking_dir / "final_ranking.csv", FINAL_COLUMNS, required=True)
     assert results is not None and final is not None
     results["case"] = results["case"].astype(str)
     results["task"] = results["task"].astype(str)
     results["algorithm"] = results["algorithm"].astype(str)
     final["algorithm"] = final["algorithm"].astype(str)
 
-    cases = _read_csv(run / "cases.csv", ["case", "modality", "dim"], required=False)
+    cases = _read_csv(folder.cases_path, ["case", "modality", "dim"], required=False)
     if cases is None:
         notes.append("cases.csv (pinned case list) not found: example segmentations omitted.")
     else:
@@ -243,21 +235,15 @@ def load_run(run_dir: str | Path) -> RunData:
     score_frames = []
     journals: dict[str, pd.DataFrame] = {}
     images: dict[str, dict[str, Any]] = {}
-    scores_root = run / "scores"
-    subs_root = run / "submissions"
-    sub_names = set()
-    for root in (scores_root, subs_root):
-        if root.is_dir() and not root.is_symlink():
-            sub_names |= {p.name for p in root.iterdir() if p.is_dir() and not p.is_symlink()}
-    for sub in sorted(sub_names):
-        df = _read_csv(scores_root / sub / "cases.csv", SCORE_COLUMNS, required=False)
+    for sub in folder.named_folders():
+        df = _read_csv(folder.scores_cases(sub), SCORE_COLUMNS, required=False)
         if df is not None:
             df.insert(0, "algorithm", sub)
             score_frames.append(df)
-        journal = read_journal(subs_root / sub / "journal.jsonl")
+        journal = read_journal_table(folder.submission(sub).journal)
         if journal is not None:
             journals[sub] = journal
-        image = _read_json(subs_root / sub / "image.json")
+        image = _read_json(folder.submission(sub).image_record)
         if image is not None:
             images[sub] = image
     scores = pd.concat(score_frames, ignore_index=True) if score_frames else pd.DataFrame()
@@ -270,7 +256,7 @@ def load_run(run_dir: str | Path) -> RunData:
 
     ranking: dict[str, pd.DataFrame | None] = {}
     for name, cols in RANKING_FILES.items():
-        df = _read_csv(run / "ranking" / f"{name}.csv", cols, required=False)
+        df = _read_csv(folder.ranking_dir / f"{name}.csv", cols, required=False)
         if df is not None:
             for col in ("task", "metric", "algorithm", "other", "scope"):
                 if col in df.columns:
@@ -293,10 +279,10 @@ def load_run(run_dir: str | Path) -> RunData:
         cases=cases,
         scores=scores,
         ranking=ranking,
-        ranking_meta=_read_json(run / "ranking" / "ranking_meta.json"),
+        ranking_meta=_read_json(folder.ranking_dir / "ranking_meta.json"),
         journals=journals,
         images=images,
         challenge_toml=challenge_toml,
-        run_meta=_read_json(run / "run.json"),
+        run_meta=_read_json(folder.run_json),
         notes=notes,
     )

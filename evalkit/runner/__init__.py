@@ -29,9 +29,9 @@ CLI: ``evalkit run --submission IMAGE_OR_TARBALL --cases DIR --out DIR [--config
 [--name NAME]`` and ``evalkit engine ensure``.
 """
 
+from evalkit.runfolder.journal import COLUMNS, STATUSES, CaseRecord, latest_by_case, read_journal
 from evalkit.runner.engine import EngineError, base_image_ref, ensure_base_image, ensure_engine
 from evalkit.runner.intake import ImageRecord, IntakeError, intake
-from evalkit.runner.journal import COLUMNS, STATUSES, CaseRecord, latest_by_case, read_journal
 from evalkit.runner.limits import RunnerLimits
 from evalkit.runner.run import run_submission, submission_dir
 

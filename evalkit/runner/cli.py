@@ -26,10 +26,10 @@ def cases_folder(path: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evalkit.config import ConfigError, load_challenge
-    from evalkit.contract import ContractError, discover_cases
-    from evalkit.runner.engine import EngineError, ensure_engine
-    from evalkit.runner.intake import IntakeError, intake
+    from evalkit.config import load_challenge
+    from evalkit.contract import discover_cases
+    from evalkit.runner.engine import ensure_engine
+    from evalkit.runner.intake import intake
     from evalkit.runner.run import run_submission
 
     try:
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         image = intake(args.submission, client, name=args.name)
         records = run_submission(image, cases, args.out, challenge, name=image.name,
                                  client=client, progress=not args.no_progress)
-    except (ConfigError, ContractError, EngineError, IntakeError, ValueError) as exc:
+    except ValueError as exc:  # not an EvalkitError: e.g. duplicate case names
         print(f"evalkit run: {exc}", file=sys.stderr)
         return 2
     counts: dict[str, int] = {}

@@ -33,13 +33,15 @@ import docker
 import docker.errors
 import requests
 
+from evalkit.errors import EvalkitError
+
 LOCAL_PYTHON_BASE = "evalkit/python-base:3.11-bookworm"
 DOCKERD_LOG = Path("/var/log/evalkit-dockerd.log")
 DEBIAN_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
 
-class EngineError(RuntimeError):
+class EngineError(EvalkitError, RuntimeError):
     """The Docker engine cannot be reached or set up; the message says what to do."""
 
 

@@ -5,7 +5,7 @@ folder, creates the container (never ``containers.run``: that pulls), enforces
 the deadline on the monotonic clock, reads the exit state, timings, cgroup
 counters and logs, removes the container, then collects and validates the
 output. It never raises for anything the participant's image does: every
-outcome is a :class:`~evalkit.runner.journal.CaseRecord` with one status.
+outcome is a :class:`~evalkit.runfolder.journal.CaseRecord` with one status.
 
 Status decision (shared/spec/runner.md), first match wins:
 ``harness_error`` (the harness itself failed) > ``timeout`` (the runner killed it
@@ -29,8 +29,8 @@ import docker
 import docker.errors
 import requests
 
+from evalkit.runfolder.journal import CaseRecord
 from evalkit.runner.cgroups import CaseCgroup, new_case_cgroup
-from evalkit.runner.journal import CaseRecord
 from evalkit.runner.limits import RunnerLimits
 from evalkit.runner.outputs import OutputRejected, capped_folder, collect, is_mountpoint, unmount
 

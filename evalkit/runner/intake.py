@@ -19,8 +19,10 @@ import docker
 import docker.errors
 import requests
 
+from evalkit.errors import EvalkitError
 
-class IntakeError(RuntimeError):
+
+class IntakeError(EvalkitError, RuntimeError):
     """The submission cannot be taken in; the message names it and says why."""
 
 

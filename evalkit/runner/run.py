@@ -15,17 +15,17 @@ import docker.errors
 import requests
 from tqdm import tqdm
 
+from evalkit.runfolder import RunFolder
+from evalkit.runfolder.journal import CaseRecord, latest_by_case, open_journal, read_journal
 from evalkit.runner.cgroups import remove_cgroup
 from evalkit.runner.execute import CaseJob, clean_workdir, run_case, token_for, utc_now
 from evalkit.runner.intake import ImageRecord
-from evalkit.runner.journal import CaseRecord, latest_by_case, open_journal, read_journal
 from evalkit.runner.limits import RunnerLimits
 
 
 def submission_dir(run_dir: str | Path, name: str) -> Path:
-    """``<run_dir>/submissions/<name>`` (docs/design.md), absolute: the engine takes a
-    relative host path for a named volume, so bind mounts must never be relative."""
-    return Path(run_dir).resolve() / "submissions" / name
+    """``<run_dir>/submissions/<name>`` (:class:`evalkit.runfolder.RunFolder`), absolute."""
+    return RunFolder(Path(run_dir)).submission_dir(name)
 
 
 def _expected_shape(job: CaseJob, contract_limits: dict[str, Any] | None) -> tuple[int, ...]:

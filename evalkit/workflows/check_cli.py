@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from evalkit.config import ConfigError, load_challenge
-from evalkit.contract import ContractError
+from evalkit.config import load_challenge
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +29,6 @@ def _fmt(x, spec: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evalkit.runner import EngineError, IntakeError
     from evalkit.workflows.check import check, default_cases_dir
 
     try:
@@ -39,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory(prefix="evalkit-check-") as tmp:
             out = args.out or Path(tmp)
             result = check(args.submission, cases, out, challenge, progress=not args.no_progress)
-    except (ConfigError, ContractError, EngineError, IntakeError, FileNotFoundError) as exc:
+    except FileNotFoundError as exc:
         print(f"evalkit check: {exc}", file=sys.stderr)
         return 2
     r = challenge.runner

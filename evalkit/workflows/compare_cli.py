@@ -35,7 +35,7 @@ def print_comparison(cmp, label_a: str, label_b: str, out: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from evalkit.workflows.reproduce import compare, side_table, write_comparison
-    from evalkit.workflows.runfolder import RunFolder, RunFolderError
+    from evalkit.workflows.runfolder import RunFolder
 
     name_a = args.name_a or args.submission
     name_b = args.name_b or args.submission
@@ -44,11 +44,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     a, b = RunFolder(args.run_a), RunFolder(args.run_b)
-    try:
-        cmp = compare(side_table(a, name_a), side_table(b, name_b), a.challenge())
-    except RunFolderError as exc:
-        print(f"evalkit compare: {exc}", file=sys.stderr)
-        return 2
+    cmp = compare(side_table(a, name_a), side_table(b, name_b), a.challenge())
     label_a, label_b = f"{a.root.name}/{name_a}", f"{b.root.name}/{name_b}"
     out = args.out or b.root / f"comparison-{name_a}-vs-{name_b}"
     write_comparison(cmp, out, label_a, label_b)

@@ -8,8 +8,7 @@ import re
 import sys
 from pathlib import Path
 
-from evalkit.config import ConfigError, load_challenge
-from evalkit.contract import ContractError
+from evalkit.config import load_challenge
 
 BUNDLED_MANIFEST = Path("build/reference/images.json")
 
@@ -51,10 +50,7 @@ def _run_dir(args, subs) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evalkit.ranking import RankingConfigError
-    from evalkit.runner import EngineError, IntakeError
     from evalkit.workflows.evaluate import Submission, evaluate
-    from evalkit.workflows.runfolder import RunFolderError
 
     try:
         challenge = load_challenge(args.config)
@@ -65,8 +61,7 @@ def run(args: argparse.Namespace) -> int:
         subs = [Submission.parse(t) for t in texts]
         outcome = evaluate(subs, args.cases, _run_dir(args, subs), challenge,
                            progress=not args.no_progress, command=sys.argv)
-    except (ConfigError, ContractError, RunFolderError, FileNotFoundError, RankingConfigError,
-            EngineError, IntakeError) as exc:
+    except FileNotFoundError as exc:
         print(f"evalkit evaluate: {exc}", file=sys.stderr)
         return 2
     board = outcome.run.report_dir / "leaderboard.md"

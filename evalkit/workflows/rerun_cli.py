@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 
@@ -16,18 +15,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evalkit.runner import EngineError, IntakeError
     from evalkit.workflows.compare_cli import print_comparison
     from evalkit.workflows.reproduce import compare, rerun, side_table, write_comparison
-    from evalkit.workflows.runfolder import RunFolder, RunFolderError
+    from evalkit.workflows.runfolder import RunFolder
 
     stored = RunFolder(args.run)
-    try:
-        new = rerun(stored, args.submission, args.out or stored.root.parent, progress=not args.no_progress)
-        cmp = compare(side_table(stored, args.submission), side_table(new, args.submission), stored.challenge())
-    except (RunFolderError, EngineError, IntakeError) as exc:
-        print(f"evalkit rerun: {exc}", file=sys.stderr)
-        return 2
+    new = rerun(stored, args.submission, args.out or stored.root.parent, progress=not args.no_progress)
+    cmp = compare(side_table(stored, args.submission), side_table(new, args.submission), stored.challenge())
     write_comparison(cmp, new.root / "comparison", "stored", "rerun")
     print_comparison(cmp, "stored", "rerun", new.root / "comparison")
     print(f"rerun folder: {new.root}")

@@ -1,4 +1,4 @@
-"""The run folder: everything needed to audit, resume or rerun an evaluation.
+"""Creating and re-opening a run folder (its paths are :mod:`evalkit.runfolder`).
 
 Layout (see docs/design.md)::
 
@@ -20,72 +20,17 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from evalkit.config import Challenge, load_challenge
+from evalkit.config import Challenge
 from evalkit.provenance import versions
+from evalkit.runfolder import RunFolder, RunFolderError, atomic_write_text
 from evalkit.runner.intake import sha256_file
 
 _PACKAGES = ("evalkit", "numpy", "scipy", "pandas", "docker", "statsmodels", "matplotlib",
              "surface-distance", "psutil")
-
-
-class RunFolderError(RuntimeError):
-    """A run folder that cannot be (re)used as asked; the message says why and what to do."""
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-@dataclass(frozen=True)
-class RunFolder:
-    root: Path
-
-    @property
-    def config_path(self) -> Path:
-        return self.root / "challenge.toml"
-
-    @property
-    def cases_path(self) -> Path:
-        return self.root / "cases.csv"
-
-    @property
-    def results_path(self) -> Path:
-        return self.root / "results.csv"
-
-    @property
-    def ranking_dir(self) -> Path:
-        return self.root / "ranking"
-
-    @property
-    def report_dir(self) -> Path:
-        return self.root / "report"
-
-    def submission_dir(self, name: str) -> Path:
-        return self.root / "submissions" / name
-
-    def scores_dir(self, name: str) -> Path:
-        return self.root / "scores" / name
-
-    def submissions(self) -> list[str]:
-        """Names of the submissions that have an image record, in creation order."""
-        base = self.root / "submissions"
-        if not base.is_dir():
-            return []
-        subs = [p for p in base.iterdir() if (p / "image.json").is_file()]
-        return [p.name for p in sorted(subs, key=lambda p: (p / "image.json").stat().st_mtime)]
-
-    def challenge(self) -> Challenge:
-        return load_challenge(self.config_path)
 
 
 def open_run(root: Path, challenge: Challenge, cases: pd.DataFrame, command: list[str]) -> RunFolder:
@@ -115,9 +60,9 @@ def open_run(root: Path, challenge: Challenge, cases: pd.DataFrame, command: lis
                 f"{run.cases_path}: the case set differs from the one this run was made with "
                 "(names or file contents changed). Use a new run name (RUN=...)."
             )
-        meta = json.loads((run.root / "run.json").read_text())
+        meta = json.loads(run.run_json.read_text())
         meta.setdefault("invocations", []).append({"command": command, "at": _now()})
-        atomic_write_text(run.root / "run.json", json.dumps(meta, indent=2))
+        atomic_write_text(run.run_json, json.dumps(meta, indent=2))
         return run
 
     run.root.mkdir(parents=True, exist_ok=True)
@@ -132,9 +77,11 @@ def open_run(root: Path, challenge: Challenge, cases: pd.DataFrame, command: lis
         "versions": versions(_PACKAGES),
         "invocations": [{"command": command, "at": _now()}],
     }
-    atomic_write_text(run.root / "run.json", json.dumps(meta, indent=2))
+    atomic_write_text(run.run_json, json.dumps(meta, indent=2))
     return run
 
 
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+__all__ = ["RunFolder", "RunFolderError", "atomic_write_text", "open_run"]

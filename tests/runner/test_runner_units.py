@@ -13,7 +13,7 @@ from evalkit.runner.cgroups import CaseCgroup, remove_cgroup
 from evalkit.runner.engine import debian_mirror
 from evalkit.runner.execute import CaseJob, parse_docker_time
 from evalkit.runner.intake import default_name
-from evalkit.runner.journal import (
+from evalkit.runfolder.journal import (
     COLUMNS,
     CaseRecord,
     latest_by_case,
@@ -27,7 +27,7 @@ from evalkit.runner.run import as_jobs
 DESIGN_COLUMNS = (
     "case, status, exit_code, oom_killed, killed_by_runner, wall_s, engine_s, start_overhead_s, "
     "cpu_s, peak_memory_bytes, reason, output, image_id, started_at, finished_at, attempt, "
-    "degraded_timing"
+    "degraded_timing, record, iteration, node"
 )
 
 

@@ -1,9 +1,26 @@
-"""The runner journal: one JSON object per finished case, appended atomically.
+"""The journal: one JSON object per line, appended atomically; the one reader.
 
 Each record is written with a single ``write`` on an ``O_APPEND`` descriptor,
 then ``fsync``-ed, so a harness killed at any moment leaves either the whole
-line or (at worst) a torn last line without its newline; :func:`read_journal`
-ignores such a torn tail and :func:`open_journal` truncates it before appending.
+line or (at worst) a torn last line without its newline.
+
+**The one policy for a bad line** (every stage reads journals through
+:func:`read_journal`):
+
+* a torn last line (no trailing newline: a harness killed mid-write) is not a
+  record and is ignored; :func:`open_journal` cuts it off before appending;
+* blank lines are skipped;
+* any other line that is not a JSON object with string ``case`` and ``status``
+  raises :class:`JournalError` naming the file and the line number: a journal
+  is written only by evalkit, so a garbled complete line means the file was
+  damaged or edited, and results built on it could be wrong.
+
+**Records.** A protocol (``evalkit.runner.protocols``) writes, per case, one
+``record = "case"`` line with the case's outcome. A protocol that runs a case
+several times (``interactive``) first writes one ``record = "run"`` line per
+container run (``iteration``, ``attempt``); a single-run protocol writes only the
+case line, which then also stands for its one run (``iteration`` 1). Lines of
+journals written before the ``record`` field existed are case records.
 Columns are fixed by docs/design.md (:data:`COLUMNS`).
 """
 
@@ -15,19 +32,31 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Self
 
+from evalkit.errors import EvalkitError
+
 STATUSES = ("ok", "nonzero_exit", "oom", "timeout", "missing_output", "invalid_output",
             "harness_error")
+RECORD_KINDS = ("case", "run")
+
+
+class JournalError(EvalkitError, ValueError):
+    """A journal line that is complete but not a record; names the file and line."""
 
 
 @dataclass
 class CaseRecord:
-    """One case's outcome. Times in seconds, memory in bytes, timestamps ISO 8601 UTC.
+    """One case's (or one run's) outcome. Times in seconds, memory in bytes,
+    timestamps ISO 8601 UTC.
 
     ``wall_s`` is the official figure (create -> exit observed); ``engine_s`` the
     engine's StartedAt -> FinishedAt; ``start_overhead_s`` = ``wall_s - engine_s``;
     ``cpu_s`` / ``peak_memory_bytes`` come from the per-case parent cgroup
     (``None`` and ``degraded_timing`` true when unavailable or when cases ran side by side).
     ``output`` is the collected file relative to the submission folder, or ``None``.
+    ``record`` is ``"case"`` or ``"run"`` (see the module docstring); ``iteration``
+    counts a case's container runs from 1; ``attempt`` counts tries of the case
+    (a ``harness_error`` is retried with ``attempt`` + 1); ``node`` names the
+    machine that ran it (``""``: this one).
     """
 
     case: str
@@ -47,6 +76,9 @@ class CaseRecord:
     finished_at: str | None = None
     attempt: int = 1
     degraded_timing: bool = False
+    record: str = "case"
+    iteration: int = 1
+    node: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=False, allow_nan=False)
@@ -60,16 +92,25 @@ def _parse(line: str) -> CaseRecord | None:
         obj = json.loads(line)
     except json.JSONDecodeError:
         return None
-    if not isinstance(obj, dict) or "case" not in obj or "status" not in obj:
+    if not isinstance(obj, dict):
         return None
-    return CaseRecord(**{k: obj.get(k) for k in COLUMNS if k in obj})
+    if not isinstance(obj.get("case"), str) or not isinstance(obj.get("status"), str):
+        return None
+    rec = CaseRecord(**{k: obj[k] for k in COLUMNS if k in obj})
+    if rec.reason is None:
+        rec.reason = ""
+    if rec.record not in RECORD_KINDS:
+        return None
+    return rec
 
 
-def read_journal(path: str | Path) -> list[CaseRecord]:
-    """All complete records of a journal in file order (``[]`` if it does not exist).
+def read_journal(path: str | Path, *, kind: str | None = "case") -> list[CaseRecord]:
+    """The complete records of a journal in file order (``[]`` if it does not exist).
 
-    A torn last line (no trailing newline, e.g. after ``kill -9``) is ignored; an
-    unparseable complete line raises ``ValueError`` naming the line number.
+    ``kind``: ``"case"`` (default; the case outcomes every stage reads),
+    ``"run"`` (per-run lines of multi-run protocols) or ``None`` (all lines).
+    Raises :class:`JournalError` for a complete line that is not a record (the
+    module docstring gives the policy); a torn last line is ignored.
     """
     p = Path(path)
     try:
@@ -77,16 +118,18 @@ def read_journal(path: str | Path) -> list[CaseRecord]:
     except FileNotFoundError:
         return []
     lines = data.split(b"\n")
-    complete, tail = lines[:-1], lines[-1]
+    complete = lines[:-1]  # lines[-1] is b"" or the torn write of a killed harness: not a record
     out: list[CaseRecord] = []
     for i, raw in enumerate(complete, 1):
         if not raw.strip():
             continue
         rec = _parse(raw.decode("utf-8", "replace"))
         if rec is None:
-            raise ValueError(f"{p}: line {i} is not a journal record: {raw[:120]!r}")
-        out.append(rec)
-    del tail  # torn write of a killed harness: not a record
+            raise JournalError(
+                f"{p}: line {i} is not a journal record: {raw[:120]!r}. The journal is written "
+                "only by evalkit: restore it from a backup, or delete that line to rerun the case.")
+        if kind is None or rec.record == kind:
+            out.append(rec)
     return out
 
 
@@ -95,6 +138,15 @@ def latest_by_case(records: list[CaseRecord]) -> dict[str, CaseRecord]:
     out: dict[str, CaseRecord] = {}
     for r in records:
         out[r.case] = r
+    return out
+
+
+def runs_by_case(records: list[CaseRecord]) -> dict[str, list[CaseRecord]]:
+    """Run records grouped by case, in file order (for multi-run protocols)."""
+    out: dict[str, list[CaseRecord]] = {}
+    for r in records:
+        if r.record == "run":
+            out.setdefault(r.case, []).append(r)
     return out
 
 
