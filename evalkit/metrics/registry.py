@@ -1,0 +1,113 @@
+"""The metric registry: every metric is declared once, here.
+
+A :class:`Metric` says what every later stage needs to know about a metric:
+its name in ``results.csv`` and the ranking (``"DSC"``), its column in the
+scores tables (``"dsc"``), which direction is better, the value a case gets when
+its prediction is missing or invalid, its unit, and where its values come from
+(``"scores"``: computed by the metrics stage per instance and aggregated per
+case; ``"runner"``: a field of the runner's journal record, such as the wall
+clock). The scoring tables, ``results.csv``, the report's columns and figures,
+``check`` and ``compare`` iterate over the registry instead of naming metrics.
+
+Which metrics a challenge computes is ``[metrics] enabled`` (scored metrics) in
+the challenge file; which of them are ranked, and in which direction, is
+``[ranking] metrics`` (checked against the registry at load).
+
+How to add a metric: docs/design.md, "How to add".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from evalkit.errors import EvalkitError
+
+
+class UnknownMetricError(EvalkitError, ValueError):
+    """A metric name that is not in the registry; the message lists the known ones."""
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric, as every stage sees it.
+
+    ``name``: the name in ``results.csv``, the ranking and the report (``"DSC"``).
+    ``column``: the column in ``instances.csv`` / ``cases.csv`` (``"dsc"``; the
+    case table also has ``<column>_unrounded``); runner metrics: the
+    :class:`~evalkit.runfolder.CaseRecord` field (``"wall_s"``).
+    ``direction``: ``"larger"`` or ``"smaller"`` is better.
+    ``missing_value``: the instance and case value of a missing or invalid
+    prediction (DSC 0; a distance: ``inf``); ``nan`` = ranked worst.
+    ``unit``: ``""`` (a ratio), ``"mm"``, ``"s"``. ``bounds``: the value range
+    (``(0, 1)`` for overlap ratios; ``None`` unbounded), used for axes.
+    ``source``: ``"scores"`` or ``"runner"``. ``optional``: off unless the
+    challenge enables it. ``title``: a short human label for tables and axes.
+    """
+
+    name: str
+    column: str
+    direction: str
+    missing_value: float
+    unit: str = ""
+    bounds: tuple[float, float] | None = None
+    source: str = "scores"
+    optional: bool = False
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        if self.direction not in ("larger", "smaller"):
+            raise ValueError(f"metric {self.name}: direction must be 'larger' or 'smaller'")
+        if self.source not in ("scores", "runner"):
+            raise ValueError(f"metric {self.name}: source must be 'scores' or 'runner'")
+
+    @property
+    def larger_is_better(self) -> bool:
+        return self.direction == "larger"
+
+    @property
+    def label(self) -> str:
+        """Axis / column label with the unit: ``"HD95 (mm)"``."""
+        return f"{self.name} ({self.unit})" if self.unit else self.name
+
+
+REGISTRY: dict[str, Metric] = {}
+
+
+def register(metric: Metric) -> Metric:
+    """Add ``metric`` to the registry (its name and column must be new); returns it."""
+    if metric.name in REGISTRY:
+        raise ValueError(f"metric {metric.name} is registered twice")
+    if any(m.column == metric.column for m in REGISTRY.values()):
+        raise ValueError(f"metric {metric.name}: column {metric.column!r} is taken")
+    REGISTRY[metric.name] = metric
+    return metric
+
+
+def get(name: str) -> Metric:
+    """The registered metric called ``name``; :class:`UnknownMetricError` otherwise."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise UnknownMetricError(
+            f"unknown metric {name!r}; known metrics: {', '.join(REGISTRY)}") from None
+
+
+def metrics(names: Iterable[str]) -> list[Metric]:
+    """The metrics called ``names``, in that order."""
+    return [get(n) for n in names]
+
+
+def scored(enabled: Iterable[str]) -> list[Metric]:
+    """The ``source = "scores"`` metrics among ``enabled`` (``[metrics] enabled``), in registry order."""
+    want = set(enabled)
+    for n in want:
+        get(n)
+    return [m for m in REGISTRY.values() if m.source == "scores" and m.name in want]
+
+
+DSC = register(Metric("DSC", "dsc", "larger", 0.0, bounds=(0.0, 1.0), title="Dice similarity coefficient"))
+NSD = register(Metric("NSD", "nsd", "larger", 0.0, bounds=(0.0, 1.0), title="normalized surface Dice"))
+RUNNING_TIME = register(Metric("RunningTime", "wall_s", "smaller", math.nan, unit="s", source="runner",
+                               title="running time per case (runner wall clock)"))
