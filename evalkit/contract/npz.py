@@ -30,7 +30,7 @@ import stat
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,9 @@ _DAMAGED = (
     SyntaxError,
 )
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+
+#: ``check(shape, dtype)`` on a member's ``.npy`` header; raises ContractError to refuse it.
+HeaderCheck = Callable[[tuple[int, ...], np.dtype], None]
 
 
 @functools.cache
@@ -227,6 +230,7 @@ def load_npz(
     max_decompressed_bytes: int | None = None,
     case: str | None = None,
     optional: Iterable[str] = (),
+    header_checks: Mapping[str, HeaderCheck] | None = None,
 ) -> dict[str, np.ndarray]:
     """Load arrays from an untrusted ``.npz`` file, never unpickling anything.
 
@@ -241,6 +245,10 @@ def load_npz(
         uncompressed sizes (bytes), checked before inflating; ``None`` = bundled default.
     case : case name used in errors; defaults to the file name without ``.npz``.
     optional : keys among ``keys`` that may be absent (left out of the result).
+    header_checks : ``key -> check(shape, dtype)``, called with a member's ``.npy`` header
+        before a byte of its data is inflated; a check raises :class:`ContractError` to
+        refuse the member (so a small file declaring a huge array of the wrong shape or
+        dtype costs no memory).
 
     Returns
     -------
@@ -301,7 +309,7 @@ def load_npz(
                 fix="write the file again with numpy.savez_compressed",
             ) from None
         with zf:
-            return _load_members(zf, wanted, optional, max_dec, err)
+            return _load_members(zf, wanted, optional, max_dec, err, dict(header_checks or {}))
 
 
 def _check_central_directory(fh, err) -> None:
@@ -344,7 +352,7 @@ def _check_central_directory(fh, err) -> None:
         )
 
 
-def _load_members(zf, wanted, optional, max_dec, err) -> dict[str, np.ndarray]:
+def _load_members(zf, wanted, optional, max_dec, err, header_checks) -> dict[str, np.ndarray]:
     infos = zf.infolist()
     if len(infos) > MAX_MEMBERS:
         raise err("bad_zip", expected=f"at most {MAX_MEMBERS} members", found=f"{len(infos)}")
@@ -381,11 +389,11 @@ def _load_members(zf, wanted, optional, max_dec, err) -> dict[str, np.ndarray]:
                 found=f"no such key (keys present: {shown or 'none'})",
                 fix=f"save the array under the name '{key}'",
             )
-        out[key] = _load_member(zf, info, key, err)
+        out[key] = _load_member(zf, info, key, err, header_checks.get(key))
     return out
 
 
-def _load_member(zf, info: zipfile.ZipInfo, key: str, err) -> np.ndarray:
+def _load_member(zf, info: zipfile.ZipInfo, key: str, err, header_check=None) -> np.ndarray:
     if info.flag_bits & 0x1:
         raise err("bad_zip", key=key, expected="an unencrypted member", found="an encrypted member")
 
@@ -414,6 +422,8 @@ def _load_member(zf, info: zipfile.ZipInfo, key: str, err) -> np.ndarray:
             )
         if any(d < 0 for d in shape):
             raise err("bad_zip", key=key, expected="a valid .npy header", found=f"shape {shape}")
+        if header_check is not None:
+            header_check(tuple(int(d) for d in shape), dtype)
         nbytes = math.prod(shape) * dtype.itemsize
         if nbytes > info.file_size - header_len:
             raise err(

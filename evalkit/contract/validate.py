@@ -15,10 +15,12 @@ Conventions (docs/spec contract.md):
   (x against W, y against H, z against D); ``1 <= N <= max_instances``.
 - Ground truth ``gts``: integer (not bool) label map of the image's spatial shape,
   labels ``0..N`` (N = number of boxes when known, else ``max_instances``).
-- Prediction ``segs``: an *unsigned* integer label map (uint8 and uint16 as the
-  contract says; uint32/uint64 are accepted too since every value is a valid
-  label) of exactly the input's spatial shape. bool, float and signed integer
-  arrays are refused (a signed or float map may hold values that are not labels).
+- Prediction ``segs``: a label map of exactly the input's spatial shape (checked
+  from the ``.npy`` header before inflating). ``[contract] segs_dtypes``:
+  ``"integral"`` (CVPR24, as the official scorer) takes any integer or float dtype
+  with non-negative integral values and converts it to unsigned; ``"unsigned"``
+  (strict) takes unsigned integer dtypes only (uint8/uint16 as the contract says;
+  uint32/uint64 too, every value being a valid label). bool is always refused.
 """
 
 from __future__ import annotations
@@ -231,17 +233,20 @@ def check_label_map(
     *,
     max_label: int | None = None,
     unsigned_only: bool = False,
+    kinds: str | None = None,
     case=None,
     file=None,
 ) -> None:
-    """An integer label map: dtype, exact spatial shape, labels in ``0..max_label``."""
+    """A label map: dtype (numpy kinds ``kinds``; default ``"u"`` when ``unsigned_only``
+    else ``"iu"``), exact spatial shape, labels in ``0..max_label``."""
     shape_txt = (
         "of the image's spatial shape"
         if spatial_shape is None
         else (f"of shape {tuple(spatial_shape)}")
     )
-    kinds = "u" if unsigned_only else "iu"
-    dtype_txt = "unsigned integer (uint8 or uint16)" if unsigned_only else "integer"
+    if kinds is None:
+        kinds = "u" if unsigned_only else "iu"
+    dtype_txt = "integer" if kinds == "iu" else _segs_dtype_text(kinds)
     expected = f"{dtype_txt} label map {shape_txt}"
     if arr.dtype.kind not in kinds:
         raise ContractError(
@@ -385,30 +390,105 @@ def load_gt(
     return GroundTruth(gts, spacing)
 
 
+#: ``[contract] segs_dtypes``: which prediction dtypes are scored.
+SEGS_DTYPE_RULES = ("integral", "unsigned")
+
+
 def load_prediction(
     path: str | Path,
     expected_shape: tuple[int, ...],
     limits: Mapping[str, Any] | None = None,
     *,
     case: str | None = None,
+    notes: list[str] | None = None,
 ) -> np.ndarray:
-    """Load and validate a participant's prediction: ``segs`` as stored.
+    """Load and validate a participant's prediction ``segs``; returns an unsigned label map.
 
-    ``expected_shape`` is the input's spatial shape. ``segs`` must be an unsigned
-    integer array of exactly that shape (module docstring). Label values are not
-    bounded (labels above the number of boxes are the metric's business). Raises
-    :class:`ContractError` (``missing_file`` when there is no output).
+    ``expected_shape`` is the input's spatial shape. The ``.npy`` header of ``segs``
+    (shape and dtype) is checked before anything is inflated, so a hostile file
+    costs at most the expected array's size. ``limits["segs_dtypes"]``:
+
+    * ``"integral"`` (CVPR24 default, as the official scorer): any integer or float
+      dtype whose values are non-negative integers; a signed or float map is
+      converted to the smallest unsigned dtype that holds its largest label and a
+      note saying so is appended to ``notes``. NaN, infinite, negative and
+      non-integral values are refused (``bad_values``); bool is refused.
+    * ``"unsigned"`` (strict): unsigned integer dtypes only, returned as stored.
+
+    Label values are not bounded (labels above the number of boxes are the metric's
+    business). Raises :class:`ContractError` (``missing_file`` when there is no output).
     """
     path = Path(path)
     name = case if case is not None else case_name_of(path)
     lim = _limits(limits)
+    rule = lim.get("segs_dtypes", "integral")
+    if rule not in SEGS_DTYPE_RULES:
+        raise ValueError(f"contract.segs_dtypes must be one of {SEGS_DTYPE_RULES}, found {rule!r}")
+    kinds = "u" if rule == "unsigned" else "uif"
+    expected = tuple(int(s) for s in expected_shape)
+
+    def header_ok(shape: tuple[int, ...], dtype: np.dtype) -> None:
+        # Only dtype and shape: a map that passes here can be inflated safely.
+        check_label_map(np.empty((0,) * len(shape), dtype), "segs", None, kinds=kinds,
+                        case=name, file=path)
+        if shape != expected:
+            raise ContractError("bad_shape", case=name, file=path, key="segs",
+                                expected=f"{_segs_dtype_text(kinds)} label map of shape {expected}",
+                                found=f"{dtype} {shape}",
+                                fix="write segs with exactly the input image's spatial shape")
+
     arrays = load_npz(
         path,
         keys={"segs": "unsigned integer label map"},
         max_file_bytes=lim["max_file_bytes"],
         max_decompressed_bytes=lim["max_decompressed_bytes"],
         case=name,
+        header_checks={"segs": header_ok},
     )
     segs = arrays["segs"]
-    check_label_map(segs, "segs", tuple(expected_shape), unsigned_only=True, case=name, file=path)
-    return segs
+    check_label_map(segs, "segs", expected, kinds=kinds, case=name, file=path)
+    if segs.dtype.kind == "u":
+        return segs
+    converted = integral_labels(segs, case=name, file=path)
+    if notes is not None:
+        notes.append(f"segs stored as {segs.dtype}; scored as {converted.dtype} labels "
+                     "(any non-negative integral dtype is accepted, as the official scorer does)")
+    return converted
+
+
+def integral_labels(segs: np.ndarray, *, case=None, file=None) -> np.ndarray:
+    """A signed-integer or float label map as the smallest unsigned dtype holding it.
+
+    Refuses (``bad_values``) NaN, infinite, negative and non-integral values. An empty
+    map becomes uint8. Works in blocks, so the extra memory is a small fraction of ``segs``.
+    """
+    flat = segs.reshape(-1)
+    top = 0
+    block = 1 << 22
+    for start in range(0, flat.size, block):
+        part = flat[start:start + block]
+        bad = None
+        if part.dtype.kind == "f":
+            if not np.isfinite(part).all():
+                bad = "NaN or infinite values"
+            elif (part != np.floor(part)).any():
+                bad = "non-integral values"
+        if bad is None and part.size and part.min() < 0:
+            bad = f"negative values (smallest {part.min()})"
+        if bad is not None:
+            raise ContractError("bad_values", case=case, file=file, key="segs",
+                                expected="non-negative integer labels (0 = background)",
+                                found=bad, fix="write segs as uint16 labels: label i = box i")
+        if part.size:
+            top = max(top, int(part.max()))
+    for dtype in (np.uint8, np.uint16, np.uint32, np.uint64):
+        if top <= np.iinfo(dtype).max:
+            return segs.astype(dtype)
+    raise ContractError("bad_values", case=case, file=file, key="segs",
+                        expected="labels below 2**64", found=f"largest label {top}",
+                        fix="write segs as uint16 labels")
+
+
+def _segs_dtype_text(kinds: str) -> str:
+    return ("unsigned integer (uint8 or uint16)" if kinds == "u"
+            else "integer or float (integral values; uint16 recommended)")

@@ -126,15 +126,16 @@ def score_case(
             values, inst = score_missing(gts, settings)
             return _result(case, modality, dim, values, "missing_output",
                            "missing_file: no prediction file", inst)
+        notes: list[str] = []
         try:
-            pred = load_prediction(pred_path, gts.shape, limits, case=case)
+            pred = load_prediction(pred_path, gts.shape, limits, case=case, notes=notes)
             _check_label_range(pred, settings, case, pred_path)
         except ContractError as exc:
             values, inst = score_missing(gts, settings)
             status = "missing_output" if exc.reason == "missing_file" else "invalid_output"
             return _result(case, modality, dim, values, status, exc.as_status(), inst)
         values, inst = score_arrays(gts, pred, spacing=spacing, dim=dim, settings=settings)
-        return _result(case, modality, dim, values, OK, "", inst)
+        return _result(case, modality, dim, values, OK, "; ".join(notes), inst)
     except Exception as exc:  # noqa: BLE001 - a bad case must not stop the run
         tb = traceback.extract_tb(exc.__traceback__)
         where = f" at {Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else ""

@@ -271,8 +271,9 @@ def _collect(rec: CaseRecord, job: CaseJob, outputs, sub_dir: Path, limits: Runn
         rec.reason = f"no {OUTPUTS_IN_CONTAINER}/{name} was written" + full_note + \
             (f"; last stderr: {last}" if last else "")
         return
+    notes: list[str] = []
     try:
-        load_prediction(final, job.expected_shape, contract_limits, case=job.name)
+        load_prediction(final, job.expected_shape, contract_limits, case=job.name, notes=notes)
     except ContractError as exc:
         rejected = sub_dir / "rejected" / name
         rejected.parent.mkdir(parents=True, exist_ok=True)
@@ -282,4 +283,4 @@ def _collect(rec: CaseRecord, job: CaseJob, outputs, sub_dir: Path, limits: Runn
         return
     rec.status = "ok"
     rec.output = str(final.relative_to(sub_dir))
-    rec.reason = ""
+    rec.reason = "; ".join(notes)

@@ -47,7 +47,8 @@ def test_validate_all_ok(tmp_path, capsys):
 
 def test_validate_reports_each_bad_case_and_exits_1(tmp_path, capsys):
     inputs, gt, pred = _folders(tmp_path)
-    np.savez_compressed(pred / "3DBox_MR_0001.npz", segs=np.zeros((4, 10, 12), np.float32))
+    # bool is refused in every mode (float32 with integral values is scored, as officially)
+    np.savez_compressed(pred / "3DBox_MR_0001.npz", segs=np.zeros((4, 10, 12), bool))
     rc = main(["validate", "--inputs", str(inputs), "--gt", str(gt), "--pred", str(pred)])
     out = capsys.readouterr().out.splitlines()
     assert rc == 1

@@ -125,7 +125,10 @@ def test_zip_bomb_prediction(tmp_path, gt_file):
     ],
 )
 def test_wrong_shape_or_dtype(tmp_path, gt_file, segs, code):
-    _zero(score_case(CASE, gt_file, _pred(tmp_path, segs=segs), OFFICIAL), "invalid_output", code)
+    # "unsigned" is the contract's letter; the official default scores integral float/int maps
+    strict_dtypes = {"segs_dtypes": "unsigned"}
+    _zero(score_case(CASE, gt_file, _pred(tmp_path, segs=segs), OFFICIAL, limits=strict_dtypes),
+          "invalid_output", code)
 
 
 def test_missing_key(tmp_path, gt_file):
@@ -217,7 +220,7 @@ def test_folder_run_carries_on_past_every_bad_case(tmp_path):
         elif what == "shape":
             np.savez(p, segs=gt[:, :10])
         elif what == "dtype":
-            np.savez(p, segs=gt.astype(np.float64))
+            np.savez(p, segs=gt.astype(bool))  # refused in every mode
     statuses = {"3DBox_CT_0007": ("timeout", "killed at 900 s")}
     cases, inst = score_folder(gt_dir, pred_dir, OFFICIAL, limits=CH.contract,
                                aliases=CH.modality_aliases, statuses=statuses, workers=2,
