@@ -9,10 +9,6 @@ from pathlib import Path
 import pytest
 
 from evalkit.config import load_challenge
-from evalkit.runner.cgroups import CaseCgroup, remove_cgroup
-from evalkit.runner.engine import debian_mirror
-from evalkit.runner.execute import CaseJob, parse_docker_time
-from evalkit.runner.intake import default_name
 from evalkit.runfolder.journal import (
     COLUMNS,
     CaseRecord,
@@ -20,6 +16,10 @@ from evalkit.runfolder.journal import (
     open_journal,
     read_journal,
 )
+from evalkit.runner.cgroups import CaseCgroup, remove_cgroup
+from evalkit.runner.engine import debian_mirror
+from evalkit.runner.execute import CaseJob, parse_docker_time
+from evalkit.runner.intake import default_name
 from evalkit.runner.limits import RunnerLimits, parse_bytes
 from evalkit.runner.outputs import OutputRejected, capped_folder, collect
 from evalkit.runner.run import as_jobs
