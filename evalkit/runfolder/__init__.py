@@ -17,10 +17,18 @@ from evalkit.runfolder.journal import (
     read_journal,
     runs_by_case,
 )
-from evalkit.runfolder.layout import RunFolder, RunFolderError, SubmissionFolder, atomic_write_text
+from evalkit.runfolder.layout import (
+    RunFolder,
+    RunFolderError,
+    SubmissionFolder,
+    UnsafeNameError,
+    atomic_write_text,
+    check_case_name,
+    check_name,
+)
 
 __all__ = [
     "COLUMNS", "STATUSES", "CaseRecord", "Journal", "JournalError", "RunFolder", "RunFolderError",
-    "SubmissionFolder", "atomic_write_text", "latest_by_case", "open_journal", "read_journal",
+    "SubmissionFolder", "UnsafeNameError", "atomic_write_text", "check_case_name", "check_name", "latest_by_case", "open_journal", "read_journal",
     "runs_by_case",
 ]

@@ -20,6 +20,7 @@ paths; creating and pinning a run is the workflows' job.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,38 @@ from evalkit.errors import EvalkitError
 
 class RunFolderError(EvalkitError, RuntimeError):
     """A run folder that cannot be (re)used as asked; the message says why and what to do."""
+
+
+class UnsafeNameError(RunFolderError, ValueError):
+    """A submission or case name that cannot be a folder or file name inside the run."""
+
+
+#: A submission name: a folder under ``submissions/`` and ``scores/``, a label in tables.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def check_name(name: str, what: str = "submission name") -> str:
+    """``name`` if it is a safe submission name, else :class:`UnsafeNameError`.
+
+    Safe: 1 to 128 characters of letters, digits, ``.``, ``_`` and ``-``, starting with a
+    letter or digit (so no path separator, no ``..``, no hidden file, nothing a shell or
+    a terminal treats specially).
+    """
+    if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
+        shown = repr(name)[:80]
+        raise UnsafeNameError(
+            f"{what} {shown} is not allowed: use 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit (no '/', no '..'), e.g. NAME=team-a")
+    return name
+
+
+def check_case_name(case: str) -> str:
+    """``case`` if it can be a file name inside a submission folder (no separator, no
+    NUL, not ``.``/``..``, not empty), else :class:`UnsafeNameError`."""
+    if (not isinstance(case, str) or not case or case in (".", "..") or "/" in case
+            or "\\" in case or "\0" in case or len(case) > 255):
+        raise UnsafeNameError(f"case name {repr(case)[:80]} cannot be a file name in the run folder")
+    return case
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -76,13 +109,13 @@ class SubmissionFolder:
 
     def output(self, case: str) -> Path:
         """The collected, validated prediction of ``case``."""
-        return self.outputs_dir / f"{case}.npz"
+        return self.outputs_dir / f"{check_case_name(case)}.npz"
 
     def log(self, case: str) -> Path:
-        return self.logs_dir / f"{case}.log"
+        return self.logs_dir / f"{check_case_name(case)}.log"
 
     def rejected(self, case: str) -> Path:
-        return self.rejected_dir / f"{case}.npz"
+        return self.rejected_dir / f"{check_case_name(case)}.npz"
 
     def relative(self, path: Path) -> str:
         """``path`` relative to this folder (as the journal's ``output`` stores it)."""
@@ -131,13 +164,14 @@ class RunFolder:
         return self.root / "scores"
 
     def submission(self, name: str) -> SubmissionFolder:
-        return SubmissionFolder(self.submissions_root / name)
+        """The folder of submission ``name`` (checked with :func:`check_name`)."""
+        return SubmissionFolder(self.submissions_root / check_name(name))
 
     def submission_dir(self, name: str) -> Path:
         return self.submission(name).root
 
     def scores_dir(self, name: str) -> Path:
-        return self.scores_root / name
+        return self.scores_root / check_name(name)
 
     def scores_cases(self, name: str) -> Path:
         """``scores/<name>/cases.csv`` (instances.csv and the Parquet copies sit beside it)."""

@@ -30,8 +30,11 @@ def run(args: argparse.Namespace) -> int:
     from evalkit.contract import discover_cases
     from evalkit.runner.engine import ensure_engine
     from evalkit.runner.intake import intake
+    from evalkit.runfolder import check_name
     from evalkit.runner.run import run_submission
 
+    if args.name is not None:
+        check_name(args.name)  # before anything touches the engine or the disk
     try:
         challenge = load_challenge(args.config)
         with warnings.catch_warnings(record=True) as caught:

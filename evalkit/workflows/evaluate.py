@@ -33,6 +33,7 @@ from evalkit.ranking import parse_settings, rank_results, write_ranking
 from evalkit.ranking.table import RankingInputError
 from evalkit.report import build_report
 from evalkit.runner import ImageRecord, intake, latest_by_case, read_journal, run_submission
+from evalkit.runfolder import check_name
 from evalkit.workflows.runfolder import RunFolder, RunFolderError, open_run
 
 RUNTIME_METRIC = "RunningTime"
@@ -49,7 +50,7 @@ class Submission:
     def parse(cls, text: str) -> Submission:
         name, sep, source = text.partition("=")
         if sep and name and "/" not in name and ":" not in name:
-            return cls(source=source, name=name)
+            return cls(source=source, name=check_name(name))
         return cls(source=text)
 
 
