@@ -13,6 +13,7 @@ import importlib
 import sys
 
 from evalkit.errors import EvalkitError
+from evalkit.text import printable
 
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except EvalkitError as exc:  # the one place an intended error becomes an exit status
-        print(f"evalkit {args.command}: {exc.one_line()}", file=sys.stderr)
+        print(f"evalkit {args.command}: {printable(exc.one_line())}", file=sys.stderr)
         return exc.exit_code
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from evalkit.config import ConfigError, load_challenge
 from evalkit.metrics.folder import output_paths, read_statuses, score_folder, write_scores
 from evalkit.metrics.settings import settings_from_challenge
+from evalkit.text import printable
 
 EPILOG = """\
 outputs (beside --out):
@@ -92,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {paths[key]}", file=sys.stderr)
     bad = cases[cases["status"].isin(["gt_error", "harness_error"])]
     for _, row in bad.iterrows():
-        print(f"FAIL {row['case']}: {row['status']}: {row['reason']}", file=sys.stderr)
+        print(f"FAIL {printable(row['case'])}: {row['status']}: {printable(str(row['reason']))}",
+              file=sys.stderr)
     return 1 if len(bad) else 0
 
 

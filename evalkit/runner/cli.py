@@ -28,9 +28,9 @@ def cases_folder(path: Path) -> Path:
 def run(args: argparse.Namespace) -> int:
     from evalkit.config import load_challenge
     from evalkit.contract import discover_cases
+    from evalkit.runfolder import check_name
     from evalkit.runner.engine import ensure_engine
     from evalkit.runner.intake import intake
-    from evalkit.runfolder import check_name
     from evalkit.runner.run import run_submission
 
     if args.name is not None:

@@ -33,6 +33,7 @@ from evalkit.runfolder.journal import CaseRecord
 from evalkit.runner.cgroups import CaseCgroup, new_case_cgroup
 from evalkit.runner.limits import RunnerLimits
 from evalkit.runner.outputs import OutputRejected, capped_folder, collect, is_mountpoint, unmount
+from evalkit.text import printable
 
 INPUTS_IN_CONTAINER = "/workspace/inputs"
 OUTPUTS_IN_CONTAINER = "/workspace/outputs"
@@ -191,7 +192,7 @@ def run_case(
             rec.engine_s = f - s
             rec.start_overhead_s = max(0.0, rec.wall_s - rec.engine_s)
 
-        stderr_tail = container.logs(stdout=False, stderr=True, tail=200).decode("utf-8", "replace")
+        stderr_tail = printable(container.logs(stdout=False, stderr=True, tail=200), keep_newlines=True)
         combined = container.logs(stdout=True, stderr=True)
         cut = len(combined) > limits.log_tail_bytes
         combined = combined[-limits.log_tail_bytes:]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit.config import load_challenge
+from evalkit.text import printable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,19 +42,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"evalkit check: {exc}", file=sys.stderr)
         return 2
     r = challenge.runner
-    print(f"image {result.image.reference} ({result.image.image_id[:19]}), "
+    print(f"image {printable(result.image.reference)} ({result.image.image_id[:19]}), "
           f"{result.image.size_bytes / 2**20:.0f} MiB; limits: memory {r['memory']} (no swap), "
           f"{r['cpus']} CPUs, {r['timeout_s']} s per case, no network")
     print(f"{'case':<28} {'status':<15} {'time s':>7} {'peak MiB':>9} {'DSC':>7} {'NSD':>7}")
     for row in result.table.itertuples(index=False):
-        print(f"{row.case:<28} {row.status:<15} {_fmt(row.wall_s, '7.2f')} "
+        print(f"{printable(row.case):<28} {row.status:<15} {_fmt(row.wall_s, '7.2f')} "
               f"{_fmt(row.peak_memory_mb, '9.0f')} {_fmt(row.dsc, '7.4f')} {_fmt(row.nsd, '7.4f')}")
     for w in result.warnings:
-        print(f"warning: {w}")
+        print(f"warning: {printable(w)}")
     if result.passed:
         print("VERDICT: PASS - every case ran within the limits and wrote a valid output.")
         return 0
     print("VERDICT: FAIL - this image would lose cases in the real evaluation:")
     for line in result.problems:
-        print(f"  {line}")
+        print(f"  {printable(line)}")
     return 1

@@ -32,8 +32,8 @@ from evalkit.metrics.settings import settings_from_challenge
 from evalkit.ranking import parse_settings, rank_results, write_ranking
 from evalkit.ranking.table import RankingInputError
 from evalkit.report import build_report
-from evalkit.runner import ImageRecord, intake, latest_by_case, read_journal, run_submission
 from evalkit.runfolder import check_name
+from evalkit.runner import ImageRecord, intake, latest_by_case, read_journal, run_submission
 from evalkit.workflows.runfolder import RunFolder, RunFolderError, open_run
 
 RUNTIME_METRIC = "RunningTime"

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from evalkit.config import load_challenge
+from evalkit.text import printable
 
 BUNDLED_MANIFEST = Path("build/reference/images.json")
 
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     if board.is_file():
         print(board.read_text())
     for note in outcome.notes:
-        print(f"note: {note}")
+        print(f"note: {printable(note)}")
     print(f"run folder: {outcome.run.root}")
     print(f"report:     {outcome.run.report_dir / 'index.html'}")
     harness = harness_errors(outcome.run)

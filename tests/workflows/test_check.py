@@ -52,3 +52,18 @@ def test_network_attempt_is_not_a_failure_but_is_blocked(test_images, one_case, 
                "--no-progress"])
     out = capsys.readouterr().out
     assert rc == 0 and "VERDICT: PASS" in out, out
+
+
+def test_check_escapes_participant_bytes(test_images, one_case, small_config, capsys):
+    """Terminal escapes, a bell, a bidi override, NUL and invalid UTF-8 from the image's
+    stderr reach the operator only as visible escapes (hardening item 6)."""
+    rc = main(["check", test_images["noisy"], "--cases", str(one_case), "--config", str(small_config),
+               "--no-progress"])
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert rc == 1 and "[nonzero_exit]" in captured.out, text
+    for raw in ("\x1b", "\x07", "\x00", "\u202e"):
+        assert raw not in text, repr(raw)
+    text.encode("utf-8")  # no lone surrogates: the engine's U+FFFD for bad bytes is all that is left
+    assert "\\x1b[31mred" in captured.out and "bad utf8" in captured.out
+    assert "\\u202eevil" in captured.out and "\\x00nul" in captured.out
