@@ -1,9 +1,11 @@
 """Image intake: a tarball (``.tar``, ``.tar.gz``) or an existing reference -> a pinned image.
 
-Never pulls. A tarball is loaded with the engine's ``load`` (gzip is handled by
-the engine) and must hold exactly one image; the image is then addressed by its
-ID (config digest), so a tag embedded in the tarball that differs from its file
-name cannot send anyone to a registry.
+Never pulls. A tarball's ``manifest.json`` is read first and it must hold exactly
+one image; it is then loaded *without its tags* (:mod:`evalkit.runner.tarball`), so
+a tarball can add an image to the engine but never move a tag (the base image, a
+reference image, another team's image). The loaded image is tagged only in
+evalkit's own namespace, ``evalkit-submission/<name>:<id12>``, and addressed by
+its ID (config digest) from then on.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import docker.errors
 import requests
 
 from evalkit.errors import EvalkitError
+from evalkit.runner.tarball import TarballError, read_manifest, untagged_stream
 
 
 class IntakeError(EvalkitError, RuntimeError):
@@ -73,6 +76,52 @@ def is_tarball(submission: str) -> bool:
     return submission.endswith((".tar", ".tar.gz", ".tgz")) and Path(submission).is_file()
 
 
+#: Where intake tags loaded submissions (nothing else of the engine is ever tagged by it).
+SUBMISSION_NAMESPACE = "evalkit-submission"
+
+
+def _load_untagged(client: docker.DockerClient, path: Path, name: str):
+    """Load the one image of tarball ``path`` without its tags; returns the engine's image."""
+    try:
+        manifest = read_manifest(path)
+    except TarballError as exc:
+        raise IntakeError(f"{path}: {exc}") from None
+    if len(manifest.image_ids) != 1:
+        raise IntakeError(
+            f"{path}: expected exactly one image in the tarball, found {len(manifest.image_ids)} "
+            f"({', '.join(i[:19] for i in manifest.image_ids) or 'none'}); save one image: "
+            "docker save IMAGE | gzip > team.tar.gz")
+    want = manifest.image_ids[0]
+    existed = _exists(client, want)
+    try:
+        loaded = client.api.load_image(untagged_stream(path))
+        messages = [chunk for chunk in loaded]
+    except (docker.errors.DockerException, requests.exceptions.RequestException, TarballError) as exc:
+        raise IntakeError(f"{path}: the engine could not load this tarball: {exc}") from None
+    errors = [c["errorDetail"].get("message", "") for c in messages
+              if isinstance(c, dict) and isinstance(c.get("errorDetail"), dict)]
+    if errors or not _exists(client, want):
+        if not existed and _exists(client, want):
+            client.images.remove(want, force=True)
+        raise IntakeError(f"{path}: the engine did not load image {want[:19]} that manifest.json "
+                          f"names{': ' + errors[0] if errors else ''}")
+    image = client.images.get(want)
+    try:  # a readable name in `docker images`; the image is addressed by ID regardless
+        image.tag(f"{SUBMISSION_NAMESPACE}/{name.lower().strip('._-') or 'submission'}",
+                  tag=want.split(":")[1][:12])
+    except docker.errors.APIError:
+        pass
+    return image
+
+
+def _exists(client: docker.DockerClient, image_id: str) -> bool:
+    try:
+        client.images.get(image_id)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
 def intake(submission: str | Path, client: docker.DockerClient, name: str | None = None
            ) -> ImageRecord:
     """Load or look up ``submission`` and return its pinned :class:`ImageRecord`.
@@ -90,16 +139,7 @@ def intake(submission: str | Path, client: docker.DockerClient, name: str | None
         path = Path(sub).resolve()
         tarball = str(path)
         digest = sha256_file(path)
-        try:
-            with open(path, "rb") as f:
-                images = client.images.load(f)
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise IntakeError(f"{path}: the engine could not load this tarball: {exc}") from None
-        ids = sorted({im.id for im in images})
-        if len(ids) != 1:
-            raise IntakeError(f"{path}: expected exactly one image in the tarball, found {len(ids)}"
-                              f" ({', '.join(ids) or 'none'})")
-        image = client.images.get(ids[0])
+        image = _load_untagged(client, path, name)
     else:
         if sub.endswith((".tar", ".tar.gz", ".tgz")):
             raise IntakeError(f"{sub}: no such tarball")
