@@ -147,3 +147,11 @@ NSD = register(Metric("NSD", "nsd", "larger", 0.0, bounds=(0.0, 1.0), title="nor
                       instance="evalkit.metrics.overlap:nsd", case="evalkit.metrics.overlap:nsd_case"))
 RUNNING_TIME = register(Metric("RunningTime", "wall_s", "smaller", math.nan, unit="s", source="runner",
                                title="running time per case (runner wall clock)"))
+# HD95 / ASSD: surface-distance's robust Hausdorff (95 %) and area-weighted symmetric mean distance;
+# mm (pixels in 2D); case = mean; empty-mask conventions in evalkit/metrics/distances.py.
+HD95 = register(Metric("HD95", "hd95", "smaller", math.inf, unit="mm", optional=True,
+                       title="95th percentile Hausdorff distance",
+                       instance="evalkit.metrics.distances:hd95", case="evalkit.metrics.case:case_mean"))
+ASSD = register(Metric("ASSD", "assd", "smaller", math.inf, unit="mm", optional=True,
+                       title="average symmetric surface distance",
+                       instance="evalkit.metrics.distances:assd", case="evalkit.metrics.case:case_mean"))

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from evalkit.metrics.case import CASE_COLUMNS
-from evalkit.metrics.results import results_table, submission_cases
+from evalkit.metrics.results import ResultsError, results_table, submission_cases
 from evalkit.runfolder import CaseRecord, RunFolder, RunFolderError, latest_by_case, read_journal
 from evalkit.workflows.reproduce import side_table
 
@@ -108,6 +108,26 @@ def test_results_table_equals_the_old_function_for_cvpr24(run):
     assert runtime["zeta", "3DBox_CT_0001"] == 3.5
     assert math.isnan(runtime["zeta", "3DBox_MR_0003"]) and math.isnan(runtime["alpha", "3DBox_MR_0003"])
     assert len(new) == 2 * 4 * 3
+
+
+def test_results_table_follows_the_ranked_metrics_and_their_order(run):
+    new = results_table(run, ["RunningTime", "DSC"])
+    assert new["metric"].tolist()[:2] == ["RunningTime", "DSC"] and set(new["metric"]) == {"RunningTime", "DSC"}
+    with pytest.raises(ResultsError, match=r"hd95.*HD95.*\[metrics\] enabled"):
+        results_table(run, ["DSC", "HD95"])
+
+
+def test_results_table_reads_an_enabled_distance_metric(tmp_path):
+    run = RunFolder(tmp_path / "run")
+    cols = [*CASE_COLUMNS[:6], "hd95", *CASE_COLUMNS[6:8], "hd95_unrounded", *CASE_COLUMNS[8:]]
+    _submission(run, "a", [_row("3DBox_CT_0001", "CT", 3, 0.5, 0.4, hd95=float("inf"), hd95_unrounded=float("inf")),
+                           _row("3DBox_CT_0002", "CT", 3, 0.5, 0.4, hd95=2.5, hd95_unrounded=2.5)],
+                [CaseRecord("3DBox_CT_0001", "ok", wall_s=1.0)], mtime=1_000, columns=cols)
+    new = results_table(run, ["DSC", "NSD", "HD95", "RunningTime"])
+    hd = new[new["metric"] == "HD95"]["value"].tolist()
+    assert hd == [float("inf"), 2.5]
+    table = submission_cases(run, "a")
+    assert list(table.columns) == ["case", "modality", "status", "dsc", "nsd", "hd95", "wall_s"]
 
 
 def test_side_table_equals_the_old_function(run):
