@@ -9,10 +9,14 @@ empty, e.g. no wall clock after a harness failure: ranked worst).
 
 * :func:`submission_cases`: one submission, one row per scored case.
 * :func:`results_table`: every submission, long (the ranking input ``results.csv``).
+  An infinite value (HD95 / ASSD of an instance with an empty mask) is written
+  as missing, NaN: the ranking refuses ``inf`` and ranks a missing value worst,
+  which is what ``inf`` means for a smaller-is-better metric.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import pandas as pd
@@ -80,7 +84,7 @@ def results_table(run: RunFolder, ranked: Iterable[str]) -> pd.DataFrame:
     ``ranked``: the ranked metric names (the keys of ``[ranking] metrics``), in
     the order rows are written per case. Submissions in :meth:`RunFolder.submissions`
     order, those without scores skipped; cases in their ``cases.csv`` order.
-    ``task`` is the case's modality; ``value`` a float (NaN when missing).
+    ``task`` is the case's modality; ``value`` a float (NaN when missing or infinite).
     Raises :class:`ResultsError` when a ranked scored metric is not in a
     submission's scores.
     """
@@ -96,6 +100,6 @@ def results_table(run: RunFolder, ranked: Iterable[str]) -> pd.DataFrame:
                    else _runner_values(journal, scores["case"], m) for m in metrics]
         for i, (modality, case) in enumerate(zip(scores["modality"], scores["case"])):
             for m, values in zip(metrics, columns):
-                value = values[i]
-                rows.append((modality, case, name, m.name, float("nan") if value is None else float(value)))
+                value = math.nan if values[i] is None else float(values[i])
+                rows.append((modality, case, name, m.name, value if not math.isinf(value) else math.nan))
     return pd.DataFrame(rows, columns=RESULTS_COLUMNS)

@@ -125,7 +125,7 @@ def test_results_table_reads_an_enabled_distance_metric(tmp_path):
                 [CaseRecord("3DBox_CT_0001", "ok", wall_s=1.0)], mtime=1_000, columns=cols)
     new = results_table(run, ["DSC", "NSD", "HD95", "RunningTime"])
     hd = new[new["metric"] == "HD95"]["value"].tolist()
-    assert hd == [float("inf"), 2.5]
+    assert math.isnan(hd[0]) and hd[1] == 2.5  # inf (an empty mask) is written as missing: ranked worst
     table = submission_cases(run, "a")
     assert list(table.columns) == ["case", "modality", "status", "dsc", "nsd", "hd95", "wall_s"]
 
@@ -144,3 +144,20 @@ def test_submission_cases_has_one_column_per_metric(run):
     assert table["case"].tolist() == pd.read_csv(run.scores_cases("zeta"))["case"].tolist()
     only = submission_cases(run, "zeta", ["NSD"])
     assert list(only.columns) == ["case", "modality", "status", "nsd"]
+
+
+def test_a_ranked_distance_metric_reaches_the_ranking(tmp_path):
+    from evalkit.config import load_challenge
+    from evalkit.ranking import rank_results
+
+    run = RunFolder(tmp_path / "run")
+    cols = [*CASE_COLUMNS[:6], "hd95", *CASE_COLUMNS[6:8], "hd95_unrounded", *CASE_COLUMNS[8:]]
+    for k, (name, hds) in enumerate((("a", [1.0, 2.0, float("inf")]), ("b", [3.0, 4.0, 5.0]))):
+        rows = [_row(f"3DBox_CT_{i:04d}", "CT", 3, 0.5, 0.4, hd95=h, hd95_unrounded=h) for i, h in enumerate(hds)]
+        _submission(run, name, rows, [CaseRecord(r["case"], "ok", wall_s=1.0) for r in rows],
+                    mtime=1_000 + k, columns=cols)
+    results = results_table(run, ["HD95"])
+    assert results["value"].isna().sum() == 1  # the inf case: missing, ranked worst
+    ranking = {**load_challenge().ranking, "metrics": {"HD95": "smaller"}, "bootstrap_samples": 0}
+    ranks = rank_results(results, ranking).case_ranks.set_index(["case", "algorithm"])["rank"]
+    assert ranks["3DBox_CT_0000", "a"] == 1 and ranks["3DBox_CT_0002", "a"] == 2
