@@ -12,12 +12,15 @@ own subprocess (so peak RSS, ``ru_maxrss``, is that side's alone):
   spacing (1, 1, 1)), DSC gate at 0.2. The PyPI wheel still uses ``np.Inf`` and
   ``np.NaN``; this benchmark process (only) sets them back for NumPy 2.
 * ``evalkit``: ``evalkit.metrics.score_arrays`` in official mode.
+* with ``--distances``, also ``evalkit+HD95/ASSD``: the same with
+  ``[metrics] enabled = ["DSC", "NSD", "HD95", "ASSD"]`` (time and memory of the
+  lazily computed surface distances; not part of the targets).
 
 Prints per-case seconds (median of ``--repeat`` runs, loading excluded), peak
 RSS (loading included, the same arrays on both sides), the speed-up and the
 largest per-label difference of DSC and NSD.
 
-    .venv/bin/python benchmarks/metrics.py [--repeat 3] [--seed 0]
+    .venv/bin/python benchmarks/metrics.py [--repeat 3] [--seed 0] [--distances]
 """
 
 from __future__ import annotations
@@ -177,7 +180,12 @@ def _prepare(side: str) -> None:
         from evalkit.config import load_challenge
         from evalkit.metrics import settings_from_challenge
 
-        _EVALKIT_SETTINGS.append(settings_from_challenge(load_challenge()))
+        settings = settings_from_challenge(load_challenge())
+        if side == "evalkit-distances":
+            import dataclasses
+
+            settings = dataclasses.replace(settings, enabled=("DSC", "NSD", "HD95", "ASSD"))
+        _EVALKIT_SETTINGS.append(settings)
 
 
 def _child(side: str, folder: Path, repeat: int) -> None:
@@ -225,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per side (median reported)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--child", choices=["official", "evalkit"], help=argparse.SUPPRESS)
+    ap.add_argument("--distances", action="store_true",
+                    help="also time evalkit with HD95 and ASSD enabled (reported, not a target)")
+    ap.add_argument("--child", choices=["official", "evalkit", "evalkit-distances"], help=argparse.SUPPRESS)
     ap.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -263,6 +273,10 @@ def main(argv: list[str] | None = None) -> int:
             for label, side in (("official-style", off), ("evalkit", evk)):
                 print(f"  {label:15s}: {side['seconds']:8.3f} s wall ({side['cpu_seconds']:7.3f} s CPU)"
                       f"   peak RSS {side['peak_rss_mb']:7.1f} MB")
+            if args.distances:
+                dist = _run_side("evalkit-distances", folder, args.repeat)
+                print(f"  {'evalkit+HD95/ASSD':15s}: {dist['seconds']:8.3f} s wall ({dist['cpu_seconds']:7.3f} s CPU)"
+                      f"   peak RSS {dist['peak_rss_mb']:7.1f} MB")
             print(f"  speed-up       : {speedup:8.1f} x wall ({cpu_speedup:.1f} x CPU)")
             print(f"  labels         : {len(off['labels'])} official, {len(evk['labels'])} evalkit")
             print(f"  max |diff| DSC : {d_dsc:.3e}   NSD : {d_nsd:.3e}")

@@ -1,6 +1,10 @@
 """One case: label maps (or files, or a runner status) -> instance rows + a case row.
 
-Case values follow the settings (:mod:`evalkit.metrics.settings`):
+Every enabled scored metric (``[metrics] enabled``, :mod:`evalkit.metrics.registry`)
+gets an instance column ``<column>`` and case columns ``<column>`` (rounded) and
+``<column>_unrounded``; its ``case`` function makes the case value from the
+instance values. For DSC and NSD the case values follow the settings
+(:mod:`evalkit.metrics.settings`):
 
 * labels: ``1..max(gts)`` (official; ``max`` as a Python int so a uint8 255 does
   not wrap) or every label present in GT or prediction (strict: a prediction
@@ -15,26 +19,63 @@ Case values follow the settings (:mod:`evalkit.metrics.settings`):
 Instance rows always carry the per-label NSD, also when the gate sets the case
 NSD to 0 (the gate is a case-level rule). Rounded case values use NumPy's
 round-half-to-even, as ``round(np.float64(x), digits)`` did in the official script.
+
+A missing or invalid prediction gives each metric its ``missing_value`` (DSC and
+NSD 0) for the case and for every instance present in the GT.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from evalkit.metrics import registry
 from evalkit.metrics.boxes import bounding_boxes
-from evalkit.metrics.instances import INSTANCE_COLUMNS, score_instances
+from evalkit.metrics.instances import instance_columns, instance_dtypes, score_instances
+from evalkit.metrics.registry import Metric
 from evalkit.metrics.settings import MetricSettings
 
-CASE_COLUMNS = [
-    "case", "modality", "dim", "n_instances", "dsc", "nsd",
-    "dsc_unrounded", "nsd_unrounded", "status", "reason",
-]
-INSTANCE_TABLE_COLUMNS = ["case", "modality", "dim", "label", "dsc", "nsd", "gt_voxels", "pred_voxels"]
+
+def case_columns(metrics: Sequence[Metric]) -> list[str]:
+    """The case table's columns: ``<column>`` of every metric, then every ``<column>_unrounded``."""
+    cols = [m.column for m in metrics]
+    return ["case", "modality", "dim", "n_instances", *cols, *(f"{c}_unrounded" for c in cols),
+            "status", "reason"]
+
+
+def instance_table_columns(metrics: Sequence[Metric]) -> list[str]:
+    """The instance table's columns: ``case, modality, dim`` and :func:`instance_columns`."""
+    return ["case", "modality", "dim", *instance_columns(metrics)]
+
+
+DEFAULT_METRICS = (registry.DSC, registry.NSD)
+#: The columns with the default (cvpr24) metrics, DSC and NSD.
+CASE_COLUMNS = case_columns(DEFAULT_METRICS)
+INSTANCE_TABLE_COLUMNS = instance_table_columns(DEFAULT_METRICS)
+
+
+@dataclass(frozen=True)
+class CaseContext:
+    """What a metric's ``case`` function may use besides its instance values.
+
+    ``settings``: the metric settings. ``dsc``: the unrounded case DSC (the
+    instance DSC mean under ``case_mean``), computed whether DSC is enabled or
+    not, for the NSD gate.
+    """
+
+    settings: MetricSettings
+    dsc: float
+
+
+def case_mean(values: np.ndarray, ctx: CaseContext) -> float:
+    """The case value as the mean of its instances under ``settings.case_mean`` (:func:`aggregate`)."""
+    return aggregate(values, ctx.settings.case_mean)
 
 
 def surfel_kind(dim: int, settings: MetricSettings) -> str:
@@ -101,8 +142,9 @@ def score_arrays(
     ``gt``, ``pred``: integer label maps of one shape, ``(H, W)`` (``dim=2``) or
     ``(D, H, W)`` (``dim=3``); ``spacing``: mm per voxel in array-axis order (3D;
     ignored in 2D, where distances are in pixels). Returns the case values
-    (``n_instances, dsc, nsd, dsc_unrounded, nsd_unrounded``) and the instance
-    table (``label, dsc, nsd, gt_voxels, pred_voxels``).
+    (``n_instances``, then ``<column>`` and ``<column>_unrounded`` of every
+    enabled metric: ``settings.metrics``) and the instance table
+    (:func:`~evalkit.metrics.instances.instance_columns`).
     """
     if gt.shape != pred.shape:
         raise ValueError(f"prediction shape {pred.shape} differs from GT shape {gt.shape}")
@@ -116,44 +158,41 @@ def score_arrays(
     else:
         sp = (1.0, 1.0)
     labels = case_labels(gt, pred, settings)
+    metrics = settings.metrics
+    computed = metrics if registry.DSC in metrics else [registry.DSC, *metrics]  # DSC feeds the gate
     inst = score_instances(
-        gt, pred, labels, kind=kind, spacing=sp, tolerance_mm=settings.tolerance_mm
+        gt, pred, labels, kind=kind, spacing=sp, tolerance_mm=settings.tolerance_mm, metrics=computed
     )
-    dsc = aggregate(inst["dsc"].to_numpy(), settings.case_mean)
-    gate = settings.nsd_dsc_gate
-    if gate is not None and not dsc > gate:
-        nsd = 0.0
-    else:
-        nsd = aggregate(inst["nsd"].to_numpy(), settings.case_mean)
-    return _case_values(len(labels), dsc, nsd, settings), inst
+    ctx = CaseContext(settings, aggregate(inst["dsc"].to_numpy(), settings.case_mean))
+    values = {m: registry.compute(m.case)(inst[m.column].to_numpy(), ctx) for m in metrics}
+    return case_values(len(labels), values, settings), inst[instance_columns(metrics)]
 
 
 def score_missing(gt: np.ndarray, settings: MetricSettings) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Score a case whose prediction is missing or invalid: DSC 0 and NSD 0.
+    """Score a case whose prediction is missing or invalid: each metric's ``missing_value``.
 
-    Instance rows are those of an empty prediction (DSC/NSD 0 for labels in the
-    GT, NaN for labels in neither).
+    Instance rows are those of an empty prediction: ``missing_value`` for labels
+    in the GT (DSC/NSD 0), NaN for labels in neither. The case value is the
+    ``missing_value`` whatever the labels.
     """
+    metrics = settings.metrics
     labels = case_labels(gt, None, settings)
     boxes = bounding_boxes(gt, max(labels, default=0))
     rows = []
     for label in labels:
         box = boxes[label]
         n_g = 0 if box is None else int(np.count_nonzero(gt[box] == label))
-        v = 0.0 if n_g else math.nan
-        rows.append((label, v, v, n_g, 0))
-    inst = pd.DataFrame(rows, columns=INSTANCE_COLUMNS).astype(
-        {"label": "int64", "dsc": "float64", "nsd": "float64", "gt_voxels": "int64",
-         "pred_voxels": "int64"}
-    )
-    return _case_values(len(labels), 0.0, 0.0, settings), inst
+        rows.append((label, *(m.missing_value if n_g else math.nan for m in metrics), n_g, 0))
+    inst = pd.DataFrame(rows, columns=instance_columns(metrics)).astype(instance_dtypes(metrics))
+    values = {m: m.missing_value for m in metrics}
+    return case_values(len(labels), values, settings), inst
 
 
-def _case_values(n: int, dsc: float, nsd: float, settings: MetricSettings) -> dict[str, Any]:
-    return {
-        "n_instances": int(n),
-        "dsc": round_value(dsc, settings.round_digits),
-        "nsd": round_value(nsd, settings.round_digits),
-        "dsc_unrounded": float(dsc),
-        "nsd_unrounded": float(nsd),
-    }
+def case_values(n: int, values: dict[Metric, float], settings: MetricSettings) -> dict[str, Any]:
+    """The case row's values: ``n_instances``, each ``<column>`` rounded, each ``<column>_unrounded``."""
+    out: dict[str, Any] = {"n_instances": int(n)}
+    for m, v in values.items():
+        out[m.column] = round_value(v, settings.round_digits)
+    for m, v in values.items():
+        out[f"{m.column}_unrounded"] = float(v)
+    return out

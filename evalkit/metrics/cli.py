@@ -1,4 +1,4 @@
-"""``evalkit score``: score a folder of predictions against ground truth (DSC, NSD)."""
+"""``evalkit score``: score a folder of predictions against ground truth (the enabled metrics)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ outputs (beside --out):
 
 cases.csv:     case, modality, dim, n_instances, dsc, nsd, dsc_unrounded, nsd_unrounded, status, reason
 instances.csv: case, modality, dim, label, dsc, nsd, gt_voxels, pred_voxels
+  (with the default [metrics] enabled = ["DSC", "NSD"]; every enabled metric adds its
+  column, e.g. enabled = ["DSC", "NSD", "HD95", "ASSD"] adds hd95, assd, hd95_unrounded, ...)
 
 status: ok; a runner status from --statuses (scored DSC 0 / NSD 0); missing_output or
 invalid_output (DSC 0 / NSD 0, reason names the file, key and problem); gt_error and
@@ -88,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     print(f"scored {len(cases)} cases ({settings.mode} mode): {summary}", file=sys.stderr)
     if len(cases):
-        print(f"mean DSC {cases['dsc'].mean():.4f}, mean NSD {cases['nsd'].mean():.4f}", file=sys.stderr)
+        means = ", ".join(f"mean {m.name} {cases[m.column].mean():.4f}" for m in settings.metrics)
+        print(means, file=sys.stderr)
     for key in ("cases", "instances"):
         print(f"wrote {paths[key]}", file=sys.stderr)
     bad = cases[cases["status"].isin(["gt_error", "harness_error"])]

@@ -7,7 +7,9 @@ case ends with a status (see :mod:`evalkit.metrics.scoring`); a worker process
 that dies takes only its own case (``harness_error``), the others are retried.
 
 Output tables (columns as docs/design.md "Scores"), sorted by case (and label):
-``cases`` (:data:`CASE_COLUMNS`) and ``instances`` (:data:`INSTANCE_TABLE_COLUMNS`).
+``cases`` (:func:`~evalkit.metrics.case.case_columns`) and ``instances``
+(:func:`~evalkit.metrics.case.instance_table_columns`), with the columns of the
+enabled metrics (``settings.metrics``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
-from evalkit.metrics.case import CASE_COLUMNS, INSTANCE_TABLE_COLUMNS
+from evalkit.metrics import registry
+from evalkit.metrics.case import DEFAULT_METRICS, case_columns, instance_table_columns
+from evalkit.metrics.registry import Metric
 from evalkit.metrics.scoring import CaseResult, score_case
 from evalkit.metrics.settings import MetricSettings
 from evalkit.provenance import CORE_PACKAGES, versions
@@ -108,7 +112,8 @@ def score_folder(
                 _run_pool([job], settings, kwargs, 1, results, bar, lost_ok=True)
     finally:
         bar.close()
-    return tables_from_results([results[j[1]] for j in sorted(jobs, key=lambda j: j[1])])
+    return tables_from_results([results[j[1]] for j in sorted(jobs, key=lambda j: j[1])],
+                               settings.metrics)
 
 
 def _run_pool(jobs, settings, kwargs, workers, results, bar, lost_ok=False) -> list:
@@ -129,12 +134,12 @@ def _run_pool(jobs, settings, kwargs, workers, results, bar, lost_ok=False) -> l
             if not lost_ok:
                 return left
             for _, case, gt_path, *_rest in left:
-                results[case] = _died(case, gt_path, kwargs)
+                results[case] = _died(case, gt_path, kwargs, settings.metrics)
                 bar.update()
     return []
 
 
-def _died(case: str, gt_path: Path, kwargs) -> CaseResult:
+def _died(case: str, gt_path: Path, kwargs, metrics: list[Metric]) -> CaseResult:
     from evalkit.metrics.scoring import _empty_instances, _nan_values, _result
 
     dim = 3 if case.startswith("3D") else 2
@@ -143,26 +148,40 @@ def _died(case: str, gt_path: Path, kwargs) -> CaseResult:
 
     with contextlib.suppress(Exception):
         modality, dim = parse_case_name(case, kwargs.get("aliases"))
-    return _result(case, modality, dim, _nan_values(), "harness_error",
-                   "the scoring process died (out of memory or killed)", _empty_instances())
+    return _result(case, modality, dim, _nan_values(metrics), "harness_error",
+                   "the scoring process died (out of memory or killed)", _empty_instances(metrics), metrics)
 
 
-def tables_from_results(results: list[CaseResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The ``cases`` and ``instances`` tables (design columns and dtypes) of scored cases, in order."""
-    cases = pd.DataFrame([r.row for r in results], columns=CASE_COLUMNS)
+def tables_from_results(
+    results: list[CaseResult], metrics: list[Metric] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``cases`` and ``instances`` tables (design columns and dtypes) of scored cases, in order.
+
+    ``metrics``: the enabled scored metrics (``settings.metrics``); ``None``: the
+    scored metrics whose columns occur in the rows (DSC and NSD if none do). A
+    row lacking a metric's columns (a hand-made failure row) gets NaN there.
+    """
+    if metrics is None:
+        seen = set().union(*(r.row for r in results)) if results else set()
+        metrics = ([m for m in registry.REGISTRY.values() if m.source == "scores" and m.column in seen]
+                   or list(DEFAULT_METRICS))
+    values = [m.column for m in metrics]
+    values += [f"{c}_unrounded" for c in values]
+    cases = pd.DataFrame([r.row for r in results], columns=case_columns(metrics))
     cases = cases.astype({"case": "object", "modality": "object", "dim": "int64",
-                          "n_instances": "int64", "dsc": "float64", "nsd": "float64",
-                          "dsc_unrounded": "float64", "nsd_unrounded": "float64",
+                          "n_instances": "int64", **{c: "float64" for c in values},
                           "status": "object", "reason": "object"})
+    inst_cols = instance_table_columns(metrics)
+    metric_cols = {m.column for m in metrics}
     parts = [r.instances for r in results if len(r.instances)]
     if parts:
-        inst = pd.concat(parts, ignore_index=True)[INSTANCE_TABLE_COLUMNS]
+        inst = pd.concat(parts, ignore_index=True)[inst_cols]
     else:
-        inst = pd.DataFrame({c: pd.Series(dtype="float64" if c in ("dsc", "nsd") else
+        inst = pd.DataFrame({c: pd.Series(dtype="float64" if c in metric_cols else
                                           ("object" if c in ("case", "modality") else "int64"))
-                             for c in INSTANCE_TABLE_COLUMNS})
+                             for c in inst_cols})
     inst = inst.astype({"dim": "int64", "label": "int64", "gt_voxels": "int64",
-                        "pred_voxels": "int64", "dsc": "float64", "nsd": "float64"})
+                        "pred_voxels": "int64", **{c: "float64" for c in metric_cols}})
     return cases.reset_index(drop=True), inst.reset_index(drop=True)
 
 

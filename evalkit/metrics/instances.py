@@ -1,4 +1,4 @@
-"""Per-instance DSC and NSD over two label maps, each instance on its own crop.
+"""Per-instance metric values over two label maps, each instance on its own crop.
 
 For label ``i``: ``G = gt == i`` and ``P = pred == i``. Both live inside the
 bounding box of ``G | P`` (found for all labels at once,
@@ -7,10 +7,12 @@ computation needs (:func:`evalkit.metrics.surface.padding`, background beyond
 the array) gives exactly the full-array values, so no label is ever evaluated
 over the whole array.
 
-Conventions (pinned in tests):
-
-* DSC = 2|G∧P| / (|G| + |P|); both empty: NaN; one empty: 0.
-* NSD: both empty: NaN; exactly one empty: 0 (no surface to be near).
+Per label the crop, masks and voxel counts are made once as an
+:class:`~evalkit.metrics.geometry.InstanceGeometry`; every requested metric's
+``instance`` function (:mod:`evalkit.metrics.registry`) derives its value from
+it, sharing surfels and distances. A label absent from both masks is NaN for
+every metric and is never computed. Per-metric conventions for one empty mask
+are in the metric modules (:mod:`evalkit.metrics.overlap`: DSC 0, NSD 0).
 """
 
 from __future__ import annotations
@@ -21,10 +23,25 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from evalkit.metrics import registry
 from evalkit.metrics.boxes import bounding_boxes
-from evalkit.metrics.surface import padded_surface_overlap, padding
+from evalkit.metrics.geometry import InstanceGeometry
+from evalkit.metrics.registry import Metric
+from evalkit.metrics.surface import padding
 
+#: The instance columns of the default (cvpr24) metrics, DSC and NSD.
 INSTANCE_COLUMNS = ["label", "dsc", "nsd", "gt_voxels", "pred_voxels"]
+
+
+def instance_columns(metrics: Sequence[Metric]) -> list[str]:
+    """``label``, one column per metric (in order), ``gt_voxels``, ``pred_voxels``."""
+    return ["label", *(m.column for m in metrics), "gt_voxels", "pred_voxels"]
+
+
+def instance_dtypes(metrics: Sequence[Metric]) -> dict[str, str]:
+    """The dtypes of :func:`instance_columns`: int64 label and counts, float64 values."""
+    return {"label": "int64", **{m.column: "float64" for m in metrics},
+            "gt_voxels": "int64", "pred_voxels": "int64"}
 
 
 def score_instances(
@@ -35,17 +52,18 @@ def score_instances(
     kind: str,
     spacing: tuple[float, ...],
     tolerance_mm: float,
-    compute_nsd: bool = True,
+    metrics: Sequence[Metric] = (registry.DSC, registry.NSD),
 ) -> pd.DataFrame:
-    """DSC and NSD of each label in ``labels``.
+    """The value of every metric in ``metrics`` for each label in ``labels``.
 
     ``gt``, ``pred``: integer label maps of one shape (``(H, W)`` or ``(D, H, W)``);
-    ``kind``: surfel kind (``"3d"``, ``"2d-contour"``, ``"2d-slab"``) with
-    ``spacing`` in mm per voxel in array-axis order (2 entries for the 2D kinds);
-    ``tolerance_mm``: NSD tolerance. Labels must be >= 1.
+    ``kind``: NSD surfel kind (``"3d"``, ``"2d-contour"``, ``"2d-slab"``) with
+    ``spacing`` in mm per voxel in array-axis order (2 entries for the 2D kinds;
+    distance metrics use the same spacing); ``tolerance_mm``: NSD tolerance.
+    ``metrics``: scored registry metrics. Labels must be >= 1.
 
-    Returns a table with columns ``label, dsc, nsd, gt_voxels, pred_voxels`` (one
-    row per requested label, in order; NSD NaN when ``compute_nsd`` is false).
+    Returns a table with :func:`instance_columns` (one row per requested label,
+    in order; NaN for a label in neither mask).
     """
     if gt.shape != pred.shape:
         raise ValueError(f"gt shape {gt.shape} differs from prediction shape {pred.shape}")
@@ -56,28 +74,22 @@ def score_instances(
     pad = padding(kind, spacing, tolerance_mm)
     gt_boxes = bounding_boxes(gt, top)
     pred_boxes = bounding_boxes(pred, top)
+    functions = [registry.compute(m.instance) for m in metrics]
+    none = (math.nan,) * len(metrics)
     rows = []
     for label in labels:
         gb, pb = gt_boxes[label], pred_boxes[label]
         if gb is None and pb is None:
-            rows.append((label, math.nan, math.nan, 0, 0))
+            rows.append((label, *none, 0, 0))
             continue
         box = _union(gb, pb)
-        g = padded_mask(gt, label, box, pad)
-        p = padded_mask(pred, label, box, pad)
-        n_g = int(np.count_nonzero(g))
-        n_p = int(np.count_nonzero(p))
-        inter = int(np.count_nonzero(g & p)) if n_g and n_p else 0
-        dsc = 2 * inter / (n_g + n_p)
-        nsd = math.nan
-        if compute_nsd:
-            nsd = padded_surface_overlap(
-                g, p, kind=kind, spacing=spacing, tolerance_mm=tolerance_mm
-            ).surface_dice
-        rows.append((label, dsc, nsd, n_g, n_p))
-    table = pd.DataFrame(rows, columns=INSTANCE_COLUMNS)
-    return table.astype({"label": "int64", "dsc": "float64", "nsd": "float64",
-                         "gt_voxels": "int64", "pred_voxels": "int64"})
+        geom = InstanceGeometry.from_masks(
+            padded_mask(gt, label, box, pad), padded_mask(pred, label, box, pad),
+            nsd_kind=kind, spacing=spacing, tolerance_mm=tolerance_mm,
+        )
+        rows.append((label, *(float(f(geom)) for f in functions), geom.gt_voxels, geom.pred_voxels))
+    table = pd.DataFrame(rows, columns=instance_columns(metrics))
+    return table.astype(instance_dtypes(metrics))
 
 
 def padded_mask(

@@ -13,13 +13,31 @@ Which metrics a challenge computes is ``[metrics] enabled`` (scored metrics) in
 the challenge file; which of them are ranked, and in which direction, is
 ``[ranking] metrics`` (checked against the registry at load).
 
+How a scored metric is computed is named here, not imported: ``instance`` and
+``case`` are ``"module:function"`` references into the metric modules
+(:mod:`evalkit.metrics.overlap`, :mod:`evalkit.metrics.case`, ...), resolved on
+first use by :func:`compute`. So this module stays declarative and cheap to
+import for the stages that only need names and directions (ranking, report).
+
+* ``instance(geometry) -> float``: the value of one instance (label) from its
+  :class:`~evalkit.metrics.geometry.InstanceGeometry` (crop, masks, surfels,
+  distances, all computed once per instance and shared by every metric). An
+  instance absent from both masks is NaN for every metric (never computed).
+* ``case(values, context) -> float``: the unrounded case value from the
+  instance values (float64 array, label order) and a
+  :class:`~evalkit.metrics.case.CaseContext` (settings, case DSC). The scores
+  table keeps it as ``<column>_unrounded`` and rounds it half-to-even to
+  ``round_digits`` as ``<column>``.
+
 How to add a metric: docs/design.md, "How to add".
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from evalkit.errors import EvalkitError
@@ -44,6 +62,8 @@ class Metric:
     (``(0, 1)`` for overlap ratios; ``None`` unbounded), used for axes.
     ``source``: ``"scores"`` or ``"runner"``. ``optional``: off unless the
     challenge enables it. ``title``: a short human label for tables and axes.
+    ``instance`` / ``case`` (scored metrics): ``"module:function"`` computing an
+    instance value and aggregating a case (module docstring).
     """
 
     name: str
@@ -55,12 +75,17 @@ class Metric:
     source: str = "scores"
     optional: bool = False
     title: str = ""
+    instance: str = ""
+    case: str = ""
 
     def __post_init__(self) -> None:
         if self.direction not in ("larger", "smaller"):
             raise ValueError(f"metric {self.name}: direction must be 'larger' or 'smaller'")
         if self.source not in ("scores", "runner"):
             raise ValueError(f"metric {self.name}: source must be 'scores' or 'runner'")
+        if self.source == "scores" and not (":" in self.instance and ":" in self.case):
+            raise ValueError(f"metric {self.name}: a scored metric names its instance and case "
+                             "functions as 'module:function'")
 
     @property
     def larger_is_better(self) -> bool:
@@ -107,7 +132,26 @@ def scored(enabled: Iterable[str]) -> list[Metric]:
     return [m for m in REGISTRY.values() if m.source == "scores" and m.name in want]
 
 
-DSC = register(Metric("DSC", "dsc", "larger", 0.0, bounds=(0.0, 1.0), title="Dice similarity coefficient"))
-NSD = register(Metric("NSD", "nsd", "larger", 0.0, bounds=(0.0, 1.0), title="normalized surface Dice"))
+@functools.cache
+def compute(ref: str) -> Callable:
+    """The function named by ``ref`` (``"package.module:function"``), imported once."""
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+# DSC: 2|G∧P| / (|G| + |P|) per instance; case = mean of the instances (``case_mean``).
+DSC = register(Metric("DSC", "dsc", "larger", 0.0, bounds=(0.0, 1.0), title="Dice similarity coefficient",
+                      instance="evalkit.metrics.overlap:dsc", case="evalkit.metrics.case:case_mean"))
+# NSD: surface Dice at ``tolerance_mm``; case = mean, or 0.0 when the case DSC fails ``nsd_dsc_gate``.
+NSD = register(Metric("NSD", "nsd", "larger", 0.0, bounds=(0.0, 1.0), title="normalized surface Dice",
+                      instance="evalkit.metrics.overlap:nsd", case="evalkit.metrics.overlap:nsd_case"))
 RUNNING_TIME = register(Metric("RunningTime", "wall_s", "smaller", math.nan, unit="s", source="runner",
                                title="running time per case (runner wall clock)"))
+# HD95 / ASSD: surface-distance's robust Hausdorff (95 %) and area-weighted symmetric mean distance;
+# mm (pixels in 2D); case = mean; empty-mask conventions in evalkit/metrics/distances.py.
+HD95 = register(Metric("HD95", "hd95", "smaller", math.inf, unit="mm", optional=True,
+                       title="95th percentile Hausdorff distance",
+                       instance="evalkit.metrics.distances:hd95", case="evalkit.metrics.case:case_mean"))
+ASSD = register(Metric("ASSD", "assd", "smaller", math.inf, unit="mm", optional=True,
+                       title="average symmetric surface distance",
+                       instance="evalkit.metrics.distances:assd", case="evalkit.metrics.case:case_mean"))

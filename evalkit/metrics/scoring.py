@@ -9,17 +9,21 @@ Statuses
     Prediction loaded and scored.
 runner statuses (``nonzero_exit``, ``oom``, ``timeout``, ``missing_output``, ...)
     The runner said the case produced no usable output: scored as an empty
-    prediction, case DSC 0 and NSD 0 (contract.md), the runner's reason kept.
+    prediction, each metric's ``missing_value`` (DSC 0 and NSD 0, contract.md),
+    the runner's reason kept.
 ``missing_output``
-    No prediction file: DSC 0 / NSD 0.
+    No prediction file: ``missing_value`` (DSC 0 / NSD 0).
 ``invalid_output``
     The prediction file is unreadable, pickled, a symlink, oversized, a zip
     bomb, of the wrong shape or dtype, or holds labels above ``max_label``
-    (strict mode): DSC 0 / NSD 0, the contract's reason code and message kept.
+    (strict mode): ``missing_value`` (DSC 0 / NSD 0), the contract's reason code
+    and message kept.
 ``gt_error``
-    The ground truth itself is unusable (organiser's problem): DSC/NSD NaN.
+    The ground truth itself is unusable (organiser's problem): every metric NaN.
 ``harness_error``
-    Scoring failed unexpectedly (a bug, out of memory): DSC/NSD NaN.
+    Scoring failed unexpectedly (a bug, out of memory): every metric NaN.
+
+The columns are those of the enabled metrics (``settings.metrics``).
 """
 
 from __future__ import annotations
@@ -35,11 +39,14 @@ import pandas as pd
 
 from evalkit.contract import ContractError, load_gt, load_prediction, parse_case_name
 from evalkit.metrics.case import (
-    CASE_COLUMNS,
     INSTANCE_TABLE_COLUMNS,
+    case_columns,
+    instance_table_columns,
     score_arrays,
     score_missing,
 )
+from evalkit.metrics.instances import instance_columns, instance_dtypes
+from evalkit.metrics.registry import Metric
 from evalkit.metrics.settings import MetricSettings
 
 OK = "ok"
@@ -47,7 +54,7 @@ OK = "ok"
 
 @dataclass
 class CaseResult:
-    """One scored case: ``row`` (a dict with :data:`CASE_COLUMNS`) and its instance rows."""
+    """One scored case: ``row`` (a dict with :func:`case_columns`) and its instance rows."""
 
     row: dict[str, Any]
     instances: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=INSTANCE_TABLE_COLUMNS))
@@ -65,19 +72,19 @@ def _as_unsigned(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _result(case, modality, dim, values, status, reason, inst) -> CaseResult:
+def _result(case, modality, dim, values, status, reason, inst, metrics: list[Metric]) -> CaseResult:
     row = {"case": case, "modality": modality, "dim": dim, **values, "status": status,
            "reason": _one_line(reason)}
     inst = inst.copy()
     inst.insert(0, "dim", dim)
     inst.insert(0, "modality", modality)
     inst.insert(0, "case", case)
-    return CaseResult({k: row[k] for k in CASE_COLUMNS}, inst[INSTANCE_TABLE_COLUMNS])
+    return CaseResult({k: row[k] for k in case_columns(metrics)}, inst[instance_table_columns(metrics)])
 
 
-def _nan_values() -> dict[str, Any]:
-    return {"n_instances": 0, "dsc": math.nan, "nsd": math.nan,
-            "dsc_unrounded": math.nan, "nsd_unrounded": math.nan}
+def _nan_values(metrics: list[Metric]) -> dict[str, Any]:
+    return {"n_instances": 0, **{m.column: math.nan for m in metrics},
+            **{f"{m.column}_unrounded": math.nan for m in metrics}}
 
 
 def score_case(
@@ -100,32 +107,33 @@ def score_case(
     for the case; anything other than ``ok`` scores DSC 0 / NSD 0 without
     reading the prediction. Never raises (see the module docstring).
     """
+    metrics = settings.metrics
     dim = 3 if case.startswith("3D") else 2
     modality = ""
     try:
         modality, dim = parse_case_name(case, aliases)
     except ContractError as exc:
-        return _result(case, modality, dim, _nan_values(), "gt_error", exc.as_status(),
-                       _empty_instances())
+        return _result(case, modality, dim, _nan_values(metrics), "gt_error", exc.as_status(),
+                       _empty_instances(metrics), metrics)
     try:
         gt = load_gt(gt_path, dim, None, limits, case=case)
     except ContractError as exc:
-        return _result(case, modality, dim, _nan_values(), "gt_error", exc.as_status(),
-                       _empty_instances())
+        return _result(case, modality, dim, _nan_values(metrics), "gt_error", exc.as_status(),
+                       _empty_instances(metrics), metrics)
     except Exception as exc:  # noqa: BLE001 - a bad case must not stop the run
-        return _result(case, modality, dim, _nan_values(), "harness_error",
-                       f"loading GT: {type(exc).__name__}: {exc}", _empty_instances())
+        return _result(case, modality, dim, _nan_values(metrics), "harness_error",
+                       f"loading GT: {type(exc).__name__}: {exc}", _empty_instances(metrics), metrics)
     gts = _as_unsigned(gt.gts)
     spacing = None if gt.spacing is None else tuple(float(s) for s in gt.spacing)
     try:
         if runner_status is not None and runner_status != OK:
             values, inst = score_missing(gts, settings)
             reason = runner_reason or f"runner status {runner_status}"
-            return _result(case, modality, dim, values, runner_status, reason, inst)
+            return _result(case, modality, dim, values, runner_status, reason, inst, metrics)
         if pred_path is None:
             values, inst = score_missing(gts, settings)
             return _result(case, modality, dim, values, "missing_output",
-                           "missing_file: no prediction file", inst)
+                           "missing_file: no prediction file", inst, metrics)
         notes: list[str] = []
         try:
             pred = load_prediction(pred_path, gts.shape, limits, case=case, notes=notes)
@@ -133,14 +141,14 @@ def score_case(
         except ContractError as exc:
             values, inst = score_missing(gts, settings)
             status = "missing_output" if exc.reason == "missing_file" else "invalid_output"
-            return _result(case, modality, dim, values, status, exc.as_status(), inst)
+            return _result(case, modality, dim, values, status, exc.as_status(), inst, metrics)
         values, inst = score_arrays(gts, pred, spacing=spacing, dim=dim, settings=settings)
-        return _result(case, modality, dim, values, OK, "; ".join(notes), inst)
+        return _result(case, modality, dim, values, OK, "; ".join(notes), inst, metrics)
     except Exception as exc:  # noqa: BLE001 - a bad case must not stop the run
         tb = traceback.extract_tb(exc.__traceback__)
         where = f" at {Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else ""
-        return _result(case, modality, dim, _nan_values(), "harness_error",
-                       f"scoring: {type(exc).__name__}: {exc}{where}", _empty_instances())
+        return _result(case, modality, dim, _nan_values(metrics), "harness_error",
+                       f"scoring: {type(exc).__name__}: {exc}{where}", _empty_instances(metrics), metrics)
 
 
 def _check_label_range(pred: np.ndarray, settings: MetricSettings, case: str, path) -> None:
@@ -157,9 +165,6 @@ def _check_label_range(pred: np.ndarray, settings: MetricSettings, case: str, pa
         )
 
 
-def _empty_instances() -> pd.DataFrame:
-    return pd.DataFrame(
-        {"label": pd.Series(dtype="int64"), "dsc": pd.Series(dtype="float64"),
-         "nsd": pd.Series(dtype="float64"), "gt_voxels": pd.Series(dtype="int64"),
-         "pred_voxels": pd.Series(dtype="int64")}
-    )
+def _empty_instances(metrics: list[Metric]) -> pd.DataFrame:
+    dtypes = instance_dtypes(metrics)
+    return pd.DataFrame({c: pd.Series(dtype=dtypes[c]) for c in instance_columns(metrics)})

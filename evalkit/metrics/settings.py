@@ -11,13 +11,44 @@ case_mean              "mean" (NaN label -> NaN)   "nanmean"
 nsd_dsc_gate           0.2 (NSD only if DSC > it)  none (``false`` in TOML)
 nsd_2d_as_slab         (H, W, 1) slab, (1, 1, 1)   DeepMind 2D contour NSD
 =====================  ==========================  ==============================
+
+``enabled`` lists the scored metrics computed (names of
+:mod:`evalkit.metrics.registry`, e.g. ``["DSC", "NSD", "HD95"]``); the scores
+tables get their columns in registry order, whatever order the list has.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from evalkit.config import ConfigError
+from evalkit.metrics import registry
+from evalkit.metrics.registry import Metric
+
+DEFAULT_ENABLED = ("DSC", "NSD")
+
+
+def enabled_metrics(names: Iterable[str], key: str = "metrics.enabled") -> tuple[str, ...]:
+    """``names`` checked against the registry's scored metrics, in registry order, once each.
+
+    Raises :class:`~evalkit.config.ConfigError` naming ``key`` and the known
+    scored metrics for a name that is not one, or a value that is not a list of
+    strings.
+    """
+    known = [m.name for m in registry.REGISTRY.values() if m.source == "scores"]
+    if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"{key} must be a list of metric names, found {names!r}; "
+                          f"known metrics: {', '.join(known)}")
+    names = list(names)
+    for n in names:
+        if n not in known:
+            extra = (" (it is measured by the runner, not scored)"
+                     if n in registry.REGISTRY else "")
+            raise ConfigError(f"{key}: unknown metric {n!r}{extra}; known metrics: {', '.join(known)}")
+    return tuple(m.name for m in registry.scored(names))
 
 
 @dataclass(frozen=True)
@@ -29,6 +60,7 @@ class MetricSettings:
     for folder scoring. ``nsd_dsc_gate``: ``None`` disables the gate.
     ``max_label``: largest label value scored (prediction labels above it make
     the prediction invalid; bounds the work a hostile file can cause).
+    ``enabled``: the scored metrics computed (registry names, registry order).
     """
 
     mode: str = "official"
@@ -40,8 +72,10 @@ class MetricSettings:
     nsd_dsc_gate: float | None = 0.2
     nsd_2d_as_slab: bool = True
     max_label: int = 65535
+    enabled: tuple[str, ...] = DEFAULT_ENABLED
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "enabled", enabled_metrics(self.enabled))
         if self.mode not in ("official", "strict"):
             raise ValueError(f"metrics.mode must be 'official' or 'strict', found {self.mode!r}")
         if self.case_mean not in ("mean", "nanmean"):
@@ -56,6 +90,11 @@ class MetricSettings:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def metrics(self) -> list[Metric]:
+        """The enabled scored metrics, in registry order."""
+        return registry.metrics(self.enabled)
 
 
 STRICT_SWITCHES = {
@@ -93,6 +132,7 @@ def settings_from_section(metrics: dict[str, Any], max_label: int = 65535) -> Me
         round_digits=int(metrics.get("round_digits", 4)),
         workers=int(metrics.get("workers", 2)),
         max_label=int(max_label),
+        enabled=enabled_metrics(metrics.get("enabled", DEFAULT_ENABLED)),
         **switches,
     )
 

@@ -31,6 +31,13 @@ Three surfel *kinds* exist:
     touches the foreground is a surfel (its two 3D corner layers both are), its
     area is the sum of the two layers' 3D table entries (third spacing 1.0), and
     distances are in-plane only.
+
+Distance metrics (HD95, ASSD) need the distance of every surfel to the other
+surface, not just "within tolerance or not": :func:`surface_distances` computes
+them from the same :class:`Surfels` with SciPy's exact Euclidean distance
+transform on the surfel grid, as ``surface-distance`` does. It is called only
+when a distance metric is enabled (:class:`evalkit.metrics.geometry.InstanceGeometry`
+computes it lazily), so NSD alone never pays for a distance transform.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 from surface_distance import lookup_tables
 
 KINDS = ("3d", "2d-contour", "2d-slab")
@@ -224,9 +232,16 @@ def padded_surface_overlap(
     voxels on every side are False (not checked).
     """
     table = surfel_table(kind, tuple(spacing))
+    return overlap_from_surfels(surfels(gt, table), surfels(pred, table), table, tolerance_mm)
+
+
+def overlap_from_surfels(g: Surfels, p: Surfels, table: SurfelTable, tolerance_mm: float) -> SurfaceOverlap:
+    """The :class:`SurfaceOverlap` of two masks' surfels (same padded grid, same ``table``).
+
+    A surfel is within tolerance when the other mask's surfel map, dilated by
+    :func:`tolerance_offsets`, holds its corner (module docstring).
+    """
     offsets = tolerance_offsets(table.spacing, float(tolerance_mm))
-    g = surfels(gt, table)
-    p = surfels(pred, table)
     g_area = table.area[g.codes]
     p_area = table.area[p.codes]
     g_hit = g.test(dilate_bits(p.bitmap, offsets))
@@ -247,13 +262,16 @@ class Surfels:
     byte (``np.packbits`` order): bit set = the corner is a surfel. Corner ``c``
     sits between voxels ``c`` and ``c + 1`` on every axis. ``byte``/``bit``:
     where each surfel's bit is (flat byte index, bit 0..7 from the most
-    significant); ``codes``: uint8 neighbour codes, in the same (raster) order.
+    significant); ``codes``: uint8 neighbour codes, in the same (raster) order;
+    ``index``: the flat index of each surfel's corner on the unpacked grid (the
+    mask's shape), same order.
     """
 
     bitmap: np.ndarray
     byte: np.ndarray
     bit: np.ndarray
     codes: np.ndarray
+    index: np.ndarray
 
     def test(self, bitmap: np.ndarray) -> np.ndarray:
         """Is each surfel's corner set in ``bitmap`` (same layout as ``self.bitmap``)?"""
@@ -293,7 +311,55 @@ def surfels(mask: np.ndarray, table: SurfelTable) -> Surfels:
     n_bits = 1 << ndim
     for j, delta in enumerate(itertools.product((0, 1), repeat=ndim)):
         codes |= m[flat + int(np.dot(delta, strides))] << np.uint8(n_bits - 1 - j)
-    return Surfels(bitmap, byte, bit, codes)
+    return Surfels(bitmap, byte, bit, codes, flat)
+
+
+@dataclass(frozen=True)
+class SurfaceDistances:
+    """Per-surfel distances between two surfaces (mm in 3D; pixels in 2D at spacing 1).
+
+    ``gt_to_pred``: float64, the distance of each GT surfel to the nearest
+    prediction surfel (``inf`` when the prediction has none); ``gt_areas``: the
+    GT surfels' areas (mm², 3D) or lengths (2D). ``pred_to_gt`` / ``pred_areas``
+    likewise. All in the surfels' raster order (unsorted): the four arrays of
+    ``surface_distance.compute_surface_distances`` before its sort.
+    """
+
+    gt_to_pred: np.ndarray
+    gt_areas: np.ndarray
+    pred_to_gt: np.ndarray
+    pred_areas: np.ndarray
+
+
+def surface_distances(g: Surfels, p: Surfels, shape: tuple[int, ...], table: SurfelTable) -> SurfaceDistances:
+    """Distances from each surfel of ``g`` to ``p``'s surface and back.
+
+    ``g``, ``p``: surfels of two masks on one padded grid of ``shape``, made with
+    ``table`` (a DeepMind kind: ``"3d"`` or ``"2d-contour"``). Each direction is
+    one ``scipy.ndimage.distance_transform_edt`` of the other mask's surfel grid
+    at ``table.spacing`` (the arithmetic of ``surface-distance``, so distances
+    equal its own), read at the surfels' corners. Memory: the float64 transform
+    and SciPy's int32 feature indices of the grid, once per direction.
+    """
+    return SurfaceDistances(
+        gt_to_pred=_distances_to(p, g, shape, table.spacing),
+        gt_areas=table.area[g.codes],
+        pred_to_gt=_distances_to(g, p, shape, table.spacing),
+        pred_areas=table.area[p.codes],
+    )
+
+
+def _distances_to(target: Surfels, query: Surfels, shape: tuple[int, ...],
+                  spacing: tuple[float, ...]) -> np.ndarray:
+    """Distance of each ``query`` surfel to the nearest ``target`` surfel (``inf``: no target)."""
+    if query.index.size == 0:
+        return np.zeros(0, dtype=np.float64)
+    if target.index.size == 0:
+        return np.full(query.index.size, np.inf)
+    free = np.ones(shape, dtype=bool)
+    free.reshape(-1)[target.index] = False
+    edt = ndimage.distance_transform_edt(free, sampling=spacing)
+    return edt.reshape(-1)[query.index]
 
 
 def _pair(a: np.ndarray, axis: int, op) -> np.ndarray:

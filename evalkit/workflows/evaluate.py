@@ -27,16 +27,15 @@ from evalkit.config import Challenge
 from evalkit.contract import discover_cases
 from evalkit.metrics.case import CASE_COLUMNS
 from evalkit.metrics.folder import tables_from_results, write_scores
+from evalkit.metrics.results import results_table
 from evalkit.metrics.scoring import CaseResult, score_case
 from evalkit.metrics.settings import settings_from_challenge
 from evalkit.ranking import parse_settings, rank_results, write_ranking
 from evalkit.ranking.table import RankingInputError
 from evalkit.report import build_report
 from evalkit.runfolder import check_name
-from evalkit.runner import ImageRecord, intake, latest_by_case, read_journal, run_submission
+from evalkit.runner import ImageRecord, intake, run_submission
 from evalkit.workflows.runfolder import RunFolder, RunFolderError, open_run
-
-RUNTIME_METRIC = "RunningTime"
 
 
 @dataclass(frozen=True)
@@ -156,29 +155,6 @@ def evaluate_submission(run: RunFolder, image: ImageRecord, name: str, cases: pd
     return score_cases
 
 
-def results_table(run: RunFolder) -> pd.DataFrame:
-    """The long table ranked (``task, case, algorithm, metric, value``) from all submissions.
-
-    DSC and NSD are the scored case values (official rounding applied by the metrics
-    stage); RunningTime is the runner's official wall clock in seconds (missing when
-    the harness itself failed, which ranks worst).
-    """
-    rows = []
-    for name in run.submissions():
-        scores_csv = run.scores_dir(name) / "cases.csv"
-        if not scores_csv.is_file():
-            continue
-        scores = pd.read_csv(scores_csv)
-        journal = latest_by_case(read_journal(run.submission_dir(name) / "journal.jsonl"))
-        for row in scores.itertuples(index=False):
-            rec = journal.get(row.case)
-            wall = rec.wall_s if rec is not None else None
-            for metric, value in (("DSC", row.dsc), ("NSD", row.nsd), (RUNTIME_METRIC, wall)):
-                rows.append((row.modality, row.case, name, metric,
-                             float("nan") if value is None else float(value)))
-    return pd.DataFrame(rows, columns=["task", "case", "algorithm", "metric", "value"])
-
-
 @dataclass
 class EvaluateOutcome:
     run: RunFolder
@@ -215,7 +191,7 @@ def evaluate(submissions: list[Submission], cases_dir: Path, run_dir: Path, chal
 def rank_and_report(run: RunFolder, challenge: Challenge, notes: list[str] | None = None) -> EvaluateOutcome:
     """(Re)build results.csv, the ranking and the report from every submission of the run."""
     notes = list(notes or [])
-    results = results_table(run)
+    results = results_table(run, challenge.ranking["metrics"])
     results.to_csv(run.results_path, index=False)
     board = None
     if results["algorithm"].nunique() < 2:

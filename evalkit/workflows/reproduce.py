@@ -27,22 +27,21 @@ import pandas as pd
 from scipy.stats import wilcoxon
 
 from evalkit.config import Challenge
-from evalkit.runner import latest_by_case, read_journal
+from evalkit.metrics.results import submission_cases
 from evalkit.workflows.runfolder import RunFolder, RunFolderError
 
 ACCURACY = ("dsc", "nsd")
 
 
 def side_table(run: RunFolder, name: str) -> pd.DataFrame:
-    """Case table of one submission: ``case, modality, dsc, nsd, runtime_s, status``."""
-    scores_csv = run.scores_dir(name) / "cases.csv"
-    if not scores_csv.is_file():
-        raise RunFolderError(f"{scores_csv}: no scores for submission '{name}' in {run.root} "
-                             f"(submissions there: {run.submissions()}).")
-    scores = pd.read_csv(scores_csv)
-    journal = latest_by_case(read_journal(run.submission_dir(name) / "journal.jsonl"))
-    scores["runtime_s"] = [getattr(journal.get(c), "wall_s", None) for c in scores["case"]]
-    return scores[["case", "modality", "dsc", "nsd", "runtime_s", "status"]]
+    """Case table of one submission: ``case, modality, dsc, nsd, runtime_s, status``.
+
+    From :func:`evalkit.metrics.results.submission_cases` (runtime = the runner's
+    wall clock, ``RunningTime``); raises ``RunFolderError`` without scores.
+    """
+    table = submission_cases(run, name, ["DSC", "NSD", "RunningTime"])
+    table = table.rename(columns={"wall_s": "runtime_s"})
+    return table[["case", "modality", "dsc", "nsd", "runtime_s", "status"]]
 
 
 def paired_tables(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:

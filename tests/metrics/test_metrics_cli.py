@@ -121,3 +121,42 @@ def test_help_documents_the_output_convention():
     out = subprocess.run([sys.executable, "-m", "evalkit.cli", "score", "--help"],
                          capture_output=True, text=True, check=True).stdout
     assert "instances.csv" in out and "--statuses" in out and "_instances.csv" in out
+
+
+def test_score_with_distance_metrics_enabled_writes_their_columns(folders, tmp_path, capsys):
+    from metrics_reference import sd  # surface-distance itself, the reference
+
+    gt_dir, pred_dir, truth = folders
+    config = tmp_path / "distances.toml"
+    config.write_text('[metrics]\nenabled = ["DSC", "NSD", "HD95", "ASSD"]\n')
+    out = tmp_path / "scores" / "cases.csv"
+    rc = main(["score", "--gt", str(gt_dir), "--pred", str(pred_dir), "--out", str(out), "--quiet",
+               "--config", str(config)])
+    assert rc == 0
+    cases = pd.read_csv(out).set_index("case")
+    inst = pd.read_csv(out.with_name("instances.csv"))
+    assert list(cases.columns[:11]) == ["modality", "dim", "n_instances", "dsc", "nsd", "hd95", "assd",
+                                        "dsc_unrounded", "nsd_unrounded", "hd95_unrounded", "assd_unrounded"]
+    assert list(inst.columns) == ["case", "modality", "dim", "label", "dsc", "nsd", "hd95", "assd",
+                                  "gt_voxels", "pred_voxels"]
+    assert cases.loc["2DBox_Microscope_0001", "hd95"] == np.inf  # missing output: missing_value
+    gt, pred, spacing, _ = truth["3DBox_CT_0002"]
+    d = sd.compute_surface_distances(gt == 1, pred == 1, spacing)
+    row = inst[(inst["case"] == "3DBox_CT_0002") & (inst["label"] == 1)].iloc[0]
+    assert abs(row["hd95"] - sd.compute_robust_hausdorff(d, 95)) <= 1e-9
+    # DSC and NSD are those of the default configuration
+    default = tmp_path / "default" / "cases.csv"
+    assert main(["score", "--gt", str(gt_dir), "--pred", str(pred_dir), "--out", str(default), "--quiet"]) == 0
+    base = pd.read_csv(default).set_index("case")
+    pd.testing.assert_frame_equal(cases[base.columns], base)
+    assert "mean HD95" in capsys.readouterr().err
+
+
+def test_score_refuses_an_unknown_enabled_metric(folders, tmp_path, capsys):
+    gt_dir, pred_dir, _ = folders
+    config = tmp_path / "bad.toml"
+    config.write_text('[metrics]\nenabled = ["DSC", "HD99"]\n')
+    assert main(["score", "--gt", str(gt_dir), "--pred", str(pred_dir), "--out", str(tmp_path / "c.csv"),
+                 "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "metrics.enabled" in err and "HD99" in err and "HD95" in err
