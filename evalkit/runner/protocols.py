@@ -17,7 +17,9 @@ the previous prediction) use the same seam:
 
 * run ``i`` (1-based) is ``executor.run(replace(job, iteration=i, case=replace(job.case,
   input_path=written)))``, where ``written`` is a file the harness wrote for this
-  run (under ``job.submission.work_dir``, outside the per-run scratch folders);
+  run (under ``job.submission.work_dir``, outside the per-run scratch folders;
+  :meth:`~evalkit.runner.executor.Executor.begin` empties that folder, so after a
+  restart the protocol writes it again from the recorded runs' outputs);
   the executor stages whatever ``case.input_path`` names as ``<case>.npz``, and a
   repeated run of one case is allowed (its log is appended to the case log,
   its output replaces ``job.submission.output(case)``, read before the next run);

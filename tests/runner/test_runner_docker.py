@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,11 @@ import pytest
 from runner_helpers import TEST_RUNNER, expected_boxfill, write_2d, write_config
 
 from evalkit.config import load_challenge
+from evalkit.runfolder import RunFolder
 from evalkit.runner import ImageRecord, read_journal, run_submission
-from evalkit.runner.execute import token_for
+from evalkit.runner.execute import CaseJob, token_for
+from evalkit.runner.executor import RunJob
+from evalkit.runner.limits import RunnerLimits
 
 pytestmark = pytest.mark.docker
 
@@ -243,3 +247,31 @@ def test_a_relative_run_folder_works(docker_executor, test_images, case2d, tmp_p
     records, _ = run_image(docker_executor, test_images["ok"], [case2d], Path("rel-run"))
     assert records[0].status == "ok", records[0].reason
     assert (tmp_path / "rel-run" / "submissions" / "sub" / records[0].output).is_file()
+
+
+def test_one_case_runs_again_on_a_harness_written_input(docker_executor, test_images, case2d, tmp_path):
+    """The seam a multi-run protocol needs: a second run of one case stages the file the
+    harness wrote, replaces the output and appends to the case log."""
+    cfg = load_challenge(write_config(tmp_path / "c.toml"))
+    sub = RunFolder(tmp_path / "run").submission("again")
+    sub.root.mkdir(parents=True)
+    case = CaseJob(case2d.name[:-4], case2d, (32, 40), 2)
+    job = RunJob(image_record(test_images["ok"], "again"), case, sub, RunnerLimits.from_config(cfg.runner),
+                 dict(cfg.contract))
+    docker_executor.begin(sub)  # empties work/: the harness writes its files after it
+    try:
+        first = docker_executor.run(job)
+        with np.load(sub.output(case.name)) as z:
+            np.testing.assert_array_equal(z["segs"], expected_boxfill(case2d))
+        written = sub.work_dir / "harness" / case2d.name
+        written.parent.mkdir(parents=True)
+        with np.load(case2d) as z:
+            np.savez_compressed(written, imgs=z["imgs"], boxes=np.array([[0, 0, 8, 9]], dtype=np.int64))
+        second = docker_executor.run(replace(job, iteration=2, case=replace(case, input_path=written)))
+    finally:
+        docker_executor.end(sub)
+    assert (first.status, first.iteration, second.status, second.iteration) == ("ok", 1, "ok", 2), second.reason
+    with np.load(sub.output(case.name)) as z:
+        np.testing.assert_array_equal(z["segs"], expected_boxfill(written))
+    assert f"[evalkit: run 2 of case {case.name}]" in log_of(sub.root, case.name)
+    assert not any(p.name != "harness" for p in sub.work_dir.iterdir())  # scratch of both runs removed
