@@ -178,8 +178,10 @@ class DockerExecutor(Executor):
 
     def close(self) -> None:
         with self._lock:
+            if not self._owns_client:
+                return  # the caller's connection: the caller closes it
             client, self._client = self._client, None
-        if client is not None and self._owns_client:
+        if client is not None:
             client.close()
 
 
