@@ -257,7 +257,7 @@ def _summarise_warnings(messages: list[str]) -> list[str]:
 
 
 def _check_same_image(run: RunFolder, name: str, image: ImageRecord) -> None:
-    record = run.submission_dir(name) / "image.json"
+    record = run.submission(name).image_record
     if record.is_file():
         old = json.loads(record.read_text())
         if old.get("image_id") != image.image_id:
