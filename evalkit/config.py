@@ -119,6 +119,10 @@ def load_challenge(path: str | Path | None = None) -> Challenge:
 
 
 def _check(data: dict[str, Any], source: str) -> None:
+    for section, known in (("executor", ("docker",)), ("protocol", ("single",))):
+        kind = data.get(section, {}).get("kind")
+        if kind not in known:
+            raise ConfigError(f"{source}: {section}.kind must be one of {list(known)}, found {kind!r}.")
     mode = data["metrics"]["mode"]
     if mode not in ("official", "strict"):
         raise ConfigError(f"{source}: metrics.mode must be 'official' or 'strict', found {mode!r}.")

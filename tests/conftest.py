@@ -28,3 +28,14 @@ def docker_client():
         raise
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def docker_executor(docker_client):
+    """A :class:`~evalkit.runner.executor.DockerExecutor` on the bundled config, sharing the
+    session's engine connection (limits come from each run's own config)."""
+    from evalkit.config import load_challenge
+    from evalkit.runner.executor import DockerExecutor
+
+    with DockerExecutor(load_challenge(), client=docker_client) as executor:
+        yield executor

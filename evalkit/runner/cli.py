@@ -28,9 +28,8 @@ def cases_folder(path: Path) -> Path:
 def run(args: argparse.Namespace) -> int:
     from evalkit.config import load_challenge
     from evalkit.contract import discover_cases
-    from evalkit.runfolder import check_name
-    from evalkit.runner.engine import ensure_engine
-    from evalkit.runner.intake import intake
+    from evalkit.runfolder import RunFolder, check_name
+    from evalkit.runner.executor import make_executor
     from evalkit.runner.run import run_submission
 
     if args.name is not None:
@@ -47,17 +46,17 @@ def run(args: argparse.Namespace) -> int:
         if not cases:
             print(f"evalkit run: no .npz cases in {cases_folder(args.cases)}", file=sys.stderr)
             return 2
-        client = ensure_engine()
-        image = intake(args.submission, client, name=args.name)
-        records = run_submission(image, cases, args.out, challenge, name=image.name,
-                                 client=client, progress=not args.no_progress)
+        with make_executor(challenge) as executor:
+            image = executor.prepare(args.submission, name=args.name)
+            records = run_submission(image, cases, args.out, challenge, name=image.name,
+                                     executor=executor, progress=not args.no_progress)
     except ValueError as exc:  # not an EvalkitError: e.g. duplicate case names
         print(f"evalkit run: {exc}", file=sys.stderr)
         return 2
     counts: dict[str, int] = {}
     for r in records:
         counts[r.status] = counts.get(r.status, 0) + 1
-    sub = Path(args.out) / "submissions" / image.name
+    journal = RunFolder(args.out).submission(image.name).journal
     print(f"{image.name} ({image.image_id[:19]}): {len(records)} cases, "
-          + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + f"; journal {sub / 'journal.jsonl'}")
+          + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + f"; journal {journal}")
     return 0

@@ -29,8 +29,8 @@ import docker
 import docker.errors
 import requests
 
-from evalkit.runfolder.journal import CaseRecord
-from evalkit.runner.cgroups import CaseCgroup, new_case_cgroup
+from evalkit.runfolder import CaseRecord, SubmissionFolder
+from evalkit.runner.cgroups import CaseCgroup, new_case_cgroup, remove_cgroup
 from evalkit.runner.limits import RunnerLimits
 from evalkit.runner.outputs import OutputRejected, capped_folder, collect, is_mountpoint, unmount
 from evalkit.text import printable
@@ -44,7 +44,12 @@ _DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestExce
 
 @dataclass(frozen=True)
 class CaseJob:
-    """What :func:`run_case` needs to know about a case."""
+    """What :func:`run_case` needs to know about a case.
+
+    ``input_path`` is the file staged read-only as ``/workspace/inputs/<name>.npz``:
+    the case's input, or a file the harness wrote for this run (a multi-run protocol
+    rewrites the input between runs).
+    """
 
     name: str
     input_path: Path
@@ -91,6 +96,34 @@ def clean_workdir(work: Path) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
+def cleanup_leftovers(client: docker.DockerClient, sub: SubmissionFolder, run_token: str) -> int:
+    """Remove containers, cgroups and mounted work folders left by a killed run of ``sub``
+    (containers found by their ``evalkit.run`` label); returns the containers removed."""
+    removed = 0
+    try:
+        for c in client.containers.list(all=True, filters={"label": f"evalkit.run={run_token}"}):
+            try:
+                c.remove(force=True)
+                removed += 1
+            except _DOCKER_ERRORS:
+                pass
+    except _DOCKER_ERRORS:
+        pass
+    remove_cgroup(f"evalkit/{run_token}")
+    if sub.work_dir.is_dir():
+        for d in sub.work_dir.iterdir():
+            clean_workdir(d)
+    return removed
+
+
+def cgroups_usable(client: docker.DockerClient) -> bool:
+    """Whether per-case parent cgroups can time containers (the engine uses cgroupfs)."""
+    try:
+        return str(client.info().get("CgroupDriver", "")) == "cgroupfs"
+    except _DOCKER_ERRORS:
+        return False
+
+
 def _wait_exit(container, deadline: float) -> bool:
     """Block until the container exits or ``deadline`` (monotonic) passes; True if it exited."""
     while True:
@@ -112,30 +145,37 @@ def run_case(
     client: docker.DockerClient,
     image_id: str,
     job: CaseJob,
-    sub_dir: Path,
+    sub: SubmissionFolder,
     limits: RunnerLimits,
     contract_limits: dict[str, Any] | None,
     *,
     run_token: str,
     attempt: int = 1,
+    iteration: int = 1,
     use_cgroups: bool = True,
     degraded: bool = False,
 ) -> CaseRecord:
     """Run ``job`` in a fresh container of ``image_id`` and return its record.
 
     The deadline (``limits.timeout_s``) runs from just before ``create``, like
-    ``wall_s``. Writes ``sub_dir/logs/<case>.log`` and, when valid, ``sub_dir/outputs/<case>.npz``
-    (a rejected but collectable file goes to ``sub_dir/rejected/``). Uses and
-    removes ``sub_dir/work/<case-token>/``. Times: seconds; memory: bytes.
+    ``wall_s``. Writes ``sub.log(case)`` and, when valid, ``sub.output(case)``
+    (a rejected but collectable file goes to ``sub.rejected(case)``). Uses and
+    removes ``sub.work_dir/<case-token>/``. Times: seconds; memory: bytes.
+
+    ``iteration`` (1-based) numbers the container runs of one case: iteration 1
+    writes the log afresh, a later one appends its log after a header line, and
+    each run overwrites ``sub.output(case)`` (a multi-run protocol reads it
+    between runs). The record's ``iteration`` is set; ``record`` stays ``"case"``
+    (a protocol decides what the record stands for).
     """
     rec = CaseRecord(case=job.name, status="harness_error", image_id=image_id,
-                     attempt=attempt, degraded_timing=degraded)
+                     attempt=attempt, degraded_timing=degraded, iteration=iteration)
     case_token = token_for(job.name, 10)
-    work = sub_dir / "work" / case_token
+    work = sub.work_dir / case_token
     container = None
     cgroup: CaseCgroup | None = None
     outputs = None
-    log_path = sub_dir / "logs" / f"{job.name}.log"
+    log_path = sub.log(job.name)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
     try:
@@ -151,7 +191,8 @@ def run_case(
         if not outputs.enforced:
             notes.append("outputs cap checked after exit only (no privilege to mount a capped folder)")
         if use_cgroups:
-            cgroup = new_case_cgroup(f"evalkit/{run_token}/{case_token}-{attempt}")
+            suffix = f"-{iteration}" if iteration > 1 else ""
+            cgroup = new_case_cgroup(f"evalkit/{run_token}/{case_token}-{attempt}{suffix}")
         if cgroup is None or not cgroup.usable:
             rec.degraded_timing = True
 
@@ -196,7 +237,9 @@ def run_case(
         combined = container.logs(stdout=True, stderr=True)
         cut = len(combined) > limits.log_tail_bytes
         combined = combined[-limits.log_tail_bytes:]
-        with open(log_path, "wb") as lf:
+        with open(log_path, "wb" if iteration == 1 else "ab") as lf:
+            if iteration > 1:
+                lf.write(f"\n[evalkit: run {iteration} of case {job.name}]\n".encode())
             if cut:
                 lf.write(f"[evalkit: log cut to its last {limits.log_tail_bytes} bytes]\n".encode())
             lf.write(combined)
@@ -221,7 +264,7 @@ def run_case(
             rec.status = "nonzero_exit"
             rec.reason = last or f"exited with code {rec.exit_code} and no stderr"
         else:
-            _collect(rec, job, outputs, sub_dir, limits, contract_limits, last)
+            _collect(rec, job, outputs, sub, limits, contract_limits, last)
     except Exception as exc:  # noqa: BLE001 - the harness's own failure: recorded, never fatal to the run
         rec.status = "harness_error"
         rec.reason = f"{type(exc).__name__}: {exc}"[:REASON_MAX_CHARS * 2]
@@ -247,7 +290,7 @@ def run_case(
     return rec
 
 
-def _collect(rec: CaseRecord, job: CaseJob, outputs, sub_dir: Path, limits: RunnerLimits,
+def _collect(rec: CaseRecord, job: CaseJob, outputs, sub: SubmissionFolder, limits: RunnerLimits,
              contract_limits: dict[str, Any] | None, last: str) -> None:
     """Decide missing_output / invalid_output / ok for a container that exited 0."""
     from evalkit.contract import ContractError, load_prediction
@@ -260,7 +303,7 @@ def _collect(rec: CaseRecord, job: CaseJob, outputs, sub_dir: Path, limits: Runn
         rec.status = "invalid_output"
         rec.reason = f"outputs folder holds more than the cap of {limits.outputs_cap_bytes} bytes"
         return
-    final = sub_dir / "outputs" / name
+    final = sub.output(job.name)
     try:
         found = collect(outputs.path / name, final, limits.outputs_cap_bytes)
     except OutputRejected as exc:
@@ -276,12 +319,12 @@ def _collect(rec: CaseRecord, job: CaseJob, outputs, sub_dir: Path, limits: Runn
     try:
         load_prediction(final, job.expected_shape, contract_limits, case=job.name, notes=notes)
     except ContractError as exc:
-        rejected = sub_dir / "rejected" / name
+        rejected = sub.rejected(job.name)
         rejected.parent.mkdir(parents=True, exist_ok=True)
         os.replace(final, rejected)
         rec.status = "invalid_output"
         rec.reason = f"{exc}{full_note}"[: REASON_MAX_CHARS * 2]
         return
     rec.status = "ok"
-    rec.output = str(final.relative_to(sub_dir))
+    rec.output = sub.relative(final)
     rec.reason = "; ".join(notes)

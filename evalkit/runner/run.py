@@ -10,22 +10,22 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import docker
-import docker.errors
-import requests
 from tqdm import tqdm
 
+from evalkit.config import Challenge, load_challenge
 from evalkit.runfolder import RunFolder
-from evalkit.runfolder.journal import CaseRecord, latest_by_case, open_journal, read_journal
-from evalkit.runner.cgroups import remove_cgroup
-from evalkit.runner.execute import CaseJob, clean_workdir, run_case, token_for, utc_now
+from evalkit.runfolder.journal import (
+    CaseRecord,
+    latest_by_case,
+    open_journal,
+    read_journal,
+    runs_by_case,
+)
+from evalkit.runner.execute import CaseJob, utc_now
+from evalkit.runner.executor import Executor, RunJob
 from evalkit.runner.intake import ImageRecord
 from evalkit.runner.limits import RunnerLimits
-
-
-def submission_dir(run_dir: str | Path, name: str) -> Path:
-    """``<run_dir>/submissions/<name>`` (:class:`evalkit.runfolder.RunFolder`), absolute."""
-    return RunFolder(Path(run_dir)).submission_dir(name)
+from evalkit.runner.protocols import Protocol, make_protocol
 
 
 def _expected_shape(job: CaseJob, contract_limits: dict[str, Any] | None) -> tuple[int, ...]:
@@ -54,42 +54,16 @@ def as_jobs(cases: Iterable[Any]) -> list[CaseJob]:
     return jobs
 
 
-def cleanup_leftovers(client: docker.DockerClient, sub_dir: Path, run_token: str) -> int:
-    """Remove containers, cgroups and mounted work folders left by a killed run; returns containers removed."""
-    removed = 0
-    try:
-        for c in client.containers.list(all=True, filters={"label": f"evalkit.run={run_token}"}):
-            try:
-                c.remove(force=True)
-                removed += 1
-            except (docker.errors.DockerException, requests.exceptions.RequestException):
-                pass
-    except (docker.errors.DockerException, requests.exceptions.RequestException):
-        pass
-    remove_cgroup(f"evalkit/{run_token}")
-    work = sub_dir / "work"
-    if work.is_dir():
-        for d in work.iterdir():
-            clean_workdir(d)
-    return removed
-
-
-def _cgroups_usable(client: docker.DockerClient) -> bool:
-    try:
-        return str(client.info().get("CgroupDriver", "")) == "cgroupfs"
-    except (docker.errors.DockerException, requests.exceptions.RequestException):
-        return False
-
-
 def run_submission(
     image: ImageRecord,
     cases: Iterable[Any],
     run_dir: str | Path,
-    config=None,
+    config: Challenge | None = None,
     name: str | None = None,
     on_case_done: Callable[[CaseRecord], None] | None = None,
     *,
-    client: docker.DockerClient | None = None,
+    executor: Executor,
+    protocol: Protocol | None = None,
     progress: bool = True,
 ) -> list[CaseRecord]:
     """Run ``image`` on every case; return the latest record of each case, in case order.
@@ -97,37 +71,42 @@ def run_submission(
     ``cases``: ``Case`` objects, ``CaseJob`` or input paths. ``config``: a
     :class:`evalkit.config.Challenge` (``None`` = bundled CVPR24), whose ``[runner]``
     section sets the limits and whose ``[contract]`` section bounds the output
-    files. Writes ``<run_dir>/submissions/<name>/`` (``image.json``,
-    ``journal.jsonl``, ``outputs/``, ``logs/``). Resumes: cases already in the
-    journal with a status other than ``harness_error`` are skipped (and their
-    records returned); ``harness_error`` cases are retried with ``attempt`` + 1.
+    files. ``executor`` runs the containers (:func:`evalkit.runner.executor.make_executor`;
+    it is begun and ended for this submission here, not closed); ``protocol``
+    decides the runs per case (``None``: ``[protocol] kind`` of ``config``).
+    Writes ``<run_dir>/submissions/<name>/`` (``image.json``, ``journal.jsonl``,
+    ``outputs/``, ``logs/``). Resumes: cases already in the journal with a status
+    other than ``harness_error`` are skipped (and their records returned);
+    ``harness_error`` cases are retried with ``attempt`` + 1.
     A journal written for another image ID raises ``ValueError`` (no mixing).
     ``on_case_done`` is called in the calling process after each newly run case
     (from a worker thread when ``parallel_cases`` > 1).
     """
-    from evalkit.config import load_challenge
-
     challenge = config if config is not None else load_challenge()
+    protocol = protocol if protocol is not None else make_protocol(challenge)
     limits = RunnerLimits.from_config(challenge.runner)
     contract_limits = dict(challenge.contract)
     name = name or image.name
-    sub_dir = submission_dir(run_dir, name)
-    sub_dir.mkdir(parents=True, exist_ok=True)
-    (sub_dir / "image.json").write_text(image.to_json() + "\n")
-    if client is None:
-        from evalkit.runner.engine import ensure_engine
+    sub = RunFolder(Path(run_dir)).submission(name)
+    sub.root.mkdir(parents=True, exist_ok=True)
+    sub.image_record.write_text(image.to_json() + "\n")
+    executor.begin(sub)
+    try:
+        return _run_cases(image, as_jobs(cases), sub, limits, contract_limits, name, on_case_done,
+                          executor, protocol, progress)
+    finally:
+        executor.end(sub)
 
-        client = ensure_engine()
-    run_token = token_for(str(sub_dir.resolve()))
-    cleanup_leftovers(client, sub_dir, run_token)
 
-    jobs = as_jobs(cases)
-    journal_path = sub_dir / "journal.jsonl"
-    done = latest_by_case(read_journal(journal_path))
+def _run_cases(image, jobs, sub, limits, contract_limits, name, on_case_done, executor, protocol,
+               progress) -> list[CaseRecord]:
+    everything = read_journal(sub.journal, kind=None)
+    done = latest_by_case([r for r in everything if r.record == "case"])
+    runs = runs_by_case(everything)
     others = sorted({r.image_id for r in done.values()} - {image.image_id})
     if others:
         raise ValueError(
-            f"{journal_path}: holds results of image {others[0]}, not {image.image_id}; "
+            f"{sub.journal}: holds results of image {others[0]}, not {image.image_id}; "
             "use another submission name or run folder instead of mixing two images")
     results: dict[str, CaseRecord] = {}
     todo: list[tuple[CaseJob, int]] = []
@@ -138,7 +117,6 @@ def run_submission(
         else:
             todo.append((job, (prev.attempt or 1) + 1 if prev is not None else 1))
 
-    use_cgroups = _cgroups_usable(client)
     degraded = limits.parallel_cases > 1
     counts = Counter(r.status for r in results.values())
     lock = threading.Lock()
@@ -152,14 +130,15 @@ def run_submission(
             job = CaseJob(job.name, job.input_path,
                           job.expected_shape or _expected_shape(job, contract_limits), job.dim)
         except Exception as exc:  # noqa: BLE001 - unreadable input: organiser side, recorded as harness_error
-            now = utc_now()
-            rec = CaseRecord(case=job.name, status="harness_error", image_id=image.image_id,
-                             reason=f"input {job.input_path}: {exc}"[:600], attempt=attempt,
-                             started_at=now, finished_at=now, degraded_timing=degraded)
+            rec = _harness_error(job.name, image, attempt, degraded, f"input {job.input_path}: {exc}")
         else:
-            rec = run_case(client, image.image_id, job, sub_dir, limits, contract_limits,
-                           run_token=run_token, attempt=attempt, use_cgroups=use_cgroups,
-                           degraded=degraded)
+            run_job = RunJob(image, job, sub, limits, contract_limits, attempt=attempt, iteration=1,
+                             degraded=degraded)
+            try:
+                rec = protocol.run_case(executor, run_job, runs.get(job.name, []), journal)
+            except Exception as exc:  # noqa: BLE001 - the harness's own failure: recorded, never fatal
+                rec = _harness_error(job.name, image, attempt, degraded,
+                                     f"protocol {protocol.kind}: {type(exc).__name__}: {exc}")
         with lock:
             journal.append(rec)
             results[rec.case] = rec
@@ -170,7 +149,7 @@ def run_submission(
             on_case_done(rec)
         return rec
 
-    with open_journal(journal_path) as journal:
+    with open_journal(sub.journal) as journal:
         try:
             if limits.parallel_cases > 1 and len(todo) > 1:
                 with ThreadPoolExecutor(max_workers=limits.parallel_cases) as pool:
@@ -180,8 +159,13 @@ def run_submission(
                     one(item)
         finally:
             bar.close()
-            remove_cgroup(f"evalkit/{run_token}")
     return [results[j.name] for j in jobs if j.name in results]
+
+
+def _harness_error(case: str, image: ImageRecord, attempt: int, degraded: bool, reason: str) -> CaseRecord:
+    now = utc_now()
+    return CaseRecord(case=case, status="harness_error", image_id=image.image_id, reason=reason[:600],
+                      attempt=attempt, started_at=now, finished_at=now, degraded_timing=degraded)
 
 
 def _summary(counts: Counter) -> str:

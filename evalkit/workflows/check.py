@@ -15,7 +15,10 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit.config import Challenge
-from evalkit.runner import CaseRecord, ImageRecord, intake, run_submission
+from evalkit.metrics.registry import Metric, scored
+from evalkit.runfolder import RunFolder
+from evalkit.runner import CaseRecord, ImageRecord, run_submission
+from evalkit.runner.executor import Executor, make_executor
 from evalkit.workflows.evaluate import OverlappedScorer, case_table
 
 # status -> (what it means, how to fix it). {case}, {reason}, {limit} are filled in.
@@ -54,7 +57,7 @@ ADVICE: dict[str, tuple[str, str]] = {
 @dataclass
 class CheckResult:
     image: ImageRecord
-    table: pd.DataFrame  # case, status, wall_s, peak_memory_mb, dsc, nsd, reason
+    table: pd.DataFrame  # case, status, wall_s, peak_memory_mb, <scored metric columns: dsc, nsd>, reason
     problems: list[str]  # one line per failing status: what happened and the fix
     warnings: list[str]
 
@@ -101,19 +104,37 @@ def image_warnings(image: ImageRecord) -> list[str]:
     return out
 
 
-def check(submission: str, cases_dir: Path, out_dir: Path, challenge: Challenge, *,
-          client=None, progress: bool = True) -> CheckResult:
-    """Run ``submission`` on ``cases_dir`` into ``out_dir`` and judge it as the evaluation would."""
-    from evalkit.runner import ensure_engine
+def check_metrics(challenge: Challenge) -> list[Metric]:
+    """The scored metrics the check table shows (``[metrics] enabled``; DSC and NSD by default)."""
+    return scored(challenge.metrics.get("enabled", ["DSC", "NSD"]))
 
-    client = client or ensure_engine()
+
+def check(submission: str, cases_dir: Path, out_dir: Path, challenge: Challenge, *,
+          executor: Executor | None = None, progress: bool = True) -> CheckResult:
+    """Run ``submission`` on ``cases_dir`` into ``out_dir`` and judge it as the evaluation would.
+
+    ``executor``: where the image runs (``None``: ``[executor] kind`` of ``challenge``,
+    closed at the end; one passed in is left open).
+    """
+    own = executor is None
+    executor = executor if executor is not None else make_executor(challenge)
+    try:
+        return _check(submission, cases_dir, out_dir, challenge, executor, progress)
+    finally:
+        if own:
+            executor.close()
+
+
+def _check(submission: str, cases_dir: Path, out_dir: Path, challenge: Challenge, executor: Executor,
+           progress: bool) -> CheckResult:
     cases = case_table(cases_dir, challenge)
-    image = intake(submission, client)
+    image = executor.prepare(submission)
     scorer = OverlappedScorer(challenge, cases) if (cases["gt_path"] != "").all() else None
-    sub_dir = out_dir / "submissions" / image.name
+    sub_dir = RunFolder(out_dir).submission_dir(image.name)
+    columns = [m.column for m in check_metrics(challenge)]
     try:
         records = run_submission(image, [Path(p) for p in cases["input_path"]], out_dir, challenge,
-                                 name=image.name, client=client, progress=progress)
+                                 name=image.name, executor=executor, progress=progress)
         if scorer is not None:
             for rec in records:
                 scorer.submit(sub_dir, rec.case, rec.status, rec.reason, rec.output)
@@ -130,8 +151,7 @@ def check(submission: str, cases_dir: Path, out_dir: Path, challenge: Challenge,
             "status": rec.status,
             "wall_s": rec.wall_s,
             "peak_memory_mb": None if rec.peak_memory_bytes is None else rec.peak_memory_bytes / 2**20,
-            "dsc": None if scores is None else scores.loc[rec.case, "dsc"],
-            "nsd": None if scores is None else scores.loc[rec.case, "nsd"],
+            **{c: None if scores is None else scores.loc[rec.case, c] for c in columns},
             "reason": rec.reason,
         })
     return CheckResult(image, pd.DataFrame(rows), verdict_lines(records, challenge), image_warnings(image))

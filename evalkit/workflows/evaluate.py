@@ -34,7 +34,8 @@ from evalkit.ranking import parse_settings, rank_results, write_ranking
 from evalkit.ranking.table import RankingInputError
 from evalkit.report import build_report
 from evalkit.runfolder import check_name
-from evalkit.runner import ImageRecord, intake, run_submission
+from evalkit.runner import ImageRecord, run_submission
+from evalkit.runner.executor import Executor, make_executor
 from evalkit.workflows.runfolder import RunFolder, RunFolderError, open_run
 
 
@@ -130,8 +131,9 @@ class OverlappedScorer:
 
 
 def evaluate_submission(run: RunFolder, image: ImageRecord, name: str, cases: pd.DataFrame,
-                        challenge: Challenge, client, progress: bool = True) -> pd.DataFrame:
-    """Run one submission (resuming its journal), score it, write ``scores/<name>/``.
+                        challenge: Challenge, executor: Executor, progress: bool = True) -> pd.DataFrame:
+    """Run one submission through ``executor`` (resuming its journal), score it, write
+    ``scores/<name>/``.
 
     Returns the cases score table.
     """
@@ -142,7 +144,7 @@ def evaluate_submission(run: RunFolder, image: ImageRecord, name: str, cases: pd
             scorer.submit(sub_dir, rec.case, rec.status, rec.reason, rec.output)
 
         records = run_submission(image, [Path(p) for p in cases["input_path"]], run.root, challenge,
-                                 name=name, on_case_done=on_done, client=client, progress=progress)
+                                 name=name, on_case_done=on_done, executor=executor, progress=progress)
         for rec in records:  # cases finished in an earlier invocation (resume)
             if rec.case not in scorer.futures:
                 on_done(rec)
@@ -163,28 +165,34 @@ class EvaluateOutcome:
 
 
 def evaluate(submissions: list[Submission], cases_dir: Path, run_dir: Path, challenge: Challenge,
-             *, client=None, progress: bool = True, command: list[str] | None = None) -> EvaluateOutcome:
+             *, executor: Executor | None = None, progress: bool = True,
+             command: list[str] | None = None) -> EvaluateOutcome:
     """Evaluate ``submissions`` on ``cases_dir`` into ``run_dir``; resumable, additive.
 
-    Raises :class:`RunFolderError` when ``run_dir`` holds a run made with another
-    configuration or case set, or when a submission name is reused for another image.
+    ``executor``: where the images run (``None``: ``[executor] kind`` of ``challenge``,
+    closed at the end; one passed in is left open). Raises :class:`RunFolderError`
+    when ``run_dir`` holds a run made with another configuration or case set, or when
+    a submission name is reused for another image.
     """
-    from evalkit.runner import ensure_engine
-
     parse_settings(challenge.ranking)  # a bad [ranking] section fails now, not after the runs
+    own = executor is None
+    executor = executor if executor is not None else make_executor(challenge)
     cases = case_table(cases_dir, challenge)
     if (cases["gt_path"] == "").any():
         missing = cases.loc[cases["gt_path"] == "", "case"].tolist()[:5]
         raise RunFolderError(f"{cases_dir}: no ground truth for {missing}: evaluate needs gts/.")
     run = open_run(run_dir, challenge, cases, command or sys.argv)
-    client = client or ensure_engine()
     notes: list[str] = []
-    for sub in submissions:
-        image = intake(sub.source, client, name=sub.name)
-        name = sub.name or image.name
-        _check_same_image(run, name, image)
-        print(f"[evalkit] {name}: image {image.image_id[:19]} ({image.reference})", file=sys.stderr)
-        evaluate_submission(run, image, name, cases, challenge, client, progress=progress)
+    try:
+        for sub in submissions:
+            image = executor.prepare(sub.source, name=sub.name)
+            name = sub.name or image.name
+            _check_same_image(run, name, image)
+            print(f"[evalkit] {name}: image {image.image_id[:19]} ({image.reference})", file=sys.stderr)
+            evaluate_submission(run, image, name, cases, challenge, executor, progress=progress)
+    finally:
+        if own:
+            executor.close()
     return rank_and_report(run, challenge, notes)
 
 
@@ -226,7 +234,7 @@ def _summarise_warnings(messages: list[str]) -> list[str]:
 
 
 def _check_same_image(run: RunFolder, name: str, image: ImageRecord) -> None:
-    record = run.submission_dir(name) / "image.json"
+    record = run.submission(name).image_record
     if record.is_file():
         old = json.loads(record.read_text())
         if old.get("image_id") != image.image_id:

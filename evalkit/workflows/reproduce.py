@@ -28,6 +28,7 @@ from scipy.stats import wilcoxon
 
 from evalkit.config import Challenge
 from evalkit.metrics.results import submission_cases
+from evalkit.runner.executor import Executor, make_executor
 from evalkit.workflows.runfolder import RunFolder, RunFolderError
 
 ACCURACY = ("dsc", "nsd")
@@ -170,26 +171,36 @@ def write_comparison(cmp: Comparison, out_dir: Path, label_a: str, label_b: str)
     return paths
 
 
-def rerun(run: RunFolder, name: str, out_root: Path, *, client=None, progress: bool = True):
+def rerun(run: RunFolder, name: str, out_root: Path, *, executor: Executor | None = None,
+          progress: bool = True) -> RunFolder:
     """Run submission ``name`` of ``run`` again, by its pinned image ID, into a new run
-    folder under ``out_root`` with the same configuration and cases. Returns that folder."""
-    from evalkit.runner import ensure_engine, intake
-    from evalkit.workflows.evaluate import evaluate_submission, rank_and_report  # noqa: F401
+    folder under ``out_root`` with the same configuration and cases. Returns that folder.
+
+    ``executor``: where the image runs (``None``: ``[executor] kind`` of the stored
+    run's configuration, closed at the end; one passed in is left open).
+    """
+    from evalkit.workflows.evaluate import evaluate_submission
     from evalkit.workflows.runfolder import open_run
 
-    record = run.submission_dir(name) / "image.json"
+    record = run.submission(name).image_record
     if not record.is_file():
         raise RunFolderError(f"{record}: no submission '{name}' in {run.root} "
                              f"(submissions there: {run.submissions()}).")
     image_id = json.loads(record.read_text())["image_id"]
-    client = client or ensure_engine()
-    image = intake(image_id, client, name=name)  # by ID: fails clearly if the image is gone
     challenge = run.challenge()
-    cases = pd.read_csv(run.cases_path, dtype=str, keep_default_na=False)
-    k = 1
-    while (out_root / f"{run.root.name}-rerun-{name}-{k}").exists():
-        k += 1
-    new = open_run(out_root / f"{run.root.name}-rerun-{name}-{k}", challenge,
-                   cases[["case", "modality", "dim", "input_path", "gt_path"]], ["evalkit", "rerun", str(run.root), name])
-    evaluate_submission(new, image, name, cases, challenge, client, progress=progress)
+    own = executor is None
+    executor = executor if executor is not None else make_executor(challenge)
+    try:
+        image = executor.prepare(image_id, name=name)  # by ID: fails clearly if the image is gone
+        cases = pd.read_csv(run.cases_path, dtype=str, keep_default_na=False)
+        k = 1
+        while (out_root / f"{run.root.name}-rerun-{name}-{k}").exists():
+            k += 1
+        new = open_run(out_root / f"{run.root.name}-rerun-{name}-{k}", challenge,
+                       cases[["case", "modality", "dim", "input_path", "gt_path"]],
+                       ["evalkit", "rerun", str(run.root), name])
+        evaluate_submission(new, image, name, cases, challenge, executor, progress=progress)
+    finally:
+        if own:
+            executor.close()
     return new

@@ -91,15 +91,13 @@ def torch_reference(inputs: list[Path], tmp: Path) -> Path:
 
 
 def run_image(ref: str, cases, run_dir: Path, name: str, config=None):
-    import docker
-
-    from evalkit.runner.intake import intake
+    from evalkit.runner.executor import make_executor
     from evalkit.runner.run import run_submission
 
-    client = docker.from_env()
-    image = intake(ref, client, name=name)
-    records = run_submission(image, cases, run_dir, config=config, name=name, client=client,
-                             progress=False)
+    with make_executor(config) as executor:
+        image = executor.prepare(ref, name=name)
+        records = run_submission(image, cases, run_dir, config=config, name=name, executor=executor,
+                                 progress=False)
     return image, {r.case: r for r in records}
 
 
