@@ -24,11 +24,12 @@ from evalkit.runfolder.layout import (
     UnsafeNameError,
     atomic_write_text,
     check_case_name,
+    check_component,
     check_name,
 )
 
 __all__ = [
     "COLUMNS", "STATUSES", "CaseRecord", "Journal", "JournalError", "RunFolder", "RunFolderError",
-    "SubmissionFolder", "UnsafeNameError", "atomic_write_text", "check_case_name", "check_name", "latest_by_case", "open_journal", "read_journal",
+    "SubmissionFolder", "UnsafeNameError", "atomic_write_text", "check_case_name", "check_component", "check_name", "latest_by_case", "open_journal", "read_journal",
     "runs_by_case",
 ]

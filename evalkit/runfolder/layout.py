@@ -55,13 +55,20 @@ def check_name(name: str, what: str = "submission name") -> str:
     return name
 
 
+def check_component(name: str, what: str = "case name") -> str:
+    """``name`` if it is one path component that stays where it is joined (no separator,
+    no NUL, not ``.``/``..``, not empty, at most 255 characters), else
+    :class:`UnsafeNameError`. Every path :class:`RunFolder` builds from a name passes it;
+    names a run *creates* must also pass the stricter :func:`check_name`."""
+    if (not isinstance(name, str) or not name or name in (".", "..") or "/" in name
+            or "\0" in name or len(name) > 255):
+        raise UnsafeNameError(f"{what} {repr(name)[:80]} cannot be a file or folder name in the run folder")
+    return name
+
+
 def check_case_name(case: str) -> str:
-    """``case`` if it can be a file name inside a submission folder (no separator, no
-    NUL, not ``.``/``..``, not empty), else :class:`UnsafeNameError`."""
-    if (not isinstance(case, str) or not case or case in (".", "..") or "/" in case
-            or "\\" in case or "\0" in case or len(case) > 255):
-        raise UnsafeNameError(f"case name {repr(case)[:80]} cannot be a file name in the run folder")
-    return case
+    """:func:`check_component` for a case name."""
+    return check_component(case, "case name")
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -164,14 +171,14 @@ class RunFolder:
         return self.root / "scores"
 
     def submission(self, name: str) -> SubmissionFolder:
-        """The folder of submission ``name`` (checked with :func:`check_name`)."""
-        return SubmissionFolder(self.submissions_root / check_name(name))
+        """The folder of submission ``name`` (a single path component, :func:`check_component`)."""
+        return SubmissionFolder(self.submissions_root / check_component(name, "submission name"))
 
     def submission_dir(self, name: str) -> Path:
         return self.submission(name).root
 
     def scores_dir(self, name: str) -> Path:
-        return self.scores_root / check_name(name)
+        return self.scores_root / check_component(name, "submission name")
 
     def scores_cases(self, name: str) -> Path:
         """``scores/<name>/cases.csv`` (instances.csv and the Parquet copies sit beside it)."""

@@ -13,7 +13,7 @@ from typing import Any
 from tqdm import tqdm
 
 from evalkit.config import Challenge, load_challenge
-from evalkit.runfolder import RunFolder
+from evalkit.runfolder import RunFolder, check_name
 from evalkit.runfolder.journal import (
     CaseRecord,
     latest_by_case,
@@ -86,7 +86,7 @@ def run_submission(
     protocol = protocol if protocol is not None else make_protocol(challenge)
     limits = RunnerLimits.from_config(challenge.runner)
     contract_limits = dict(challenge.contract)
-    name = name or image.name
+    name = check_name(name or image.name)  # a name this run creates: the safe character set
     sub = RunFolder(Path(run_dir)).submission(name)
     sub.root.mkdir(parents=True, exist_ok=True)
     sub.image_record.write_text(image.to_json() + "\n")
