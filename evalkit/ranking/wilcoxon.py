@@ -1,4 +1,5 @@
-"""Paired one-sided Wilcoxon signed-rank tests for all algorithm pairs at once, and Holm.
+"""Paired one-sided Wilcoxon signed-rank tests for all algorithm pairs at once, and Holm;
+:func:`paired_wilcoxon`, the two-sided test of one vector of differences (``compare``).
 
 Conventions are R's ``wilcox.test(x, y, paired = TRUE, exact = FALSE,
 correct = TRUE)`` (and scipy's ``wilcoxon(..., zero_method="wilcox",
