@@ -93,7 +93,12 @@ def _merge(base: dict[str, Any], override: dict[str, Any], where: str, source: s
     return out
 
 
-_FREE_TABLES = {"ranking.metrics", "ranking.task_weights", "challenge.modality_aliases"}
+_FREE_TABLES = {
+    "ranking.metrics",
+    "ranking.task_weights",
+    "challenge.modality_aliases",
+    "reproducibility.tolerances",
+}
 
 
 def load_challenge(path: str | Path | None = None) -> Challenge:

@@ -27,10 +27,8 @@ def render_preview(data_dir: str | Path, png: str | Path) -> Path:
     Cases are read back through :mod:`evalkit.contract` (so the picture shows what
     was written, validated). Boxes are drawn in cyan, GT contours in lime.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # drawn without pyplot: no backend switch
+    from matplotlib.patches import Rectangle
 
     data_dir = Path(data_dir)
     cases = discover_cases(data_dir / "imgs", data_dir / "gts")
@@ -42,8 +40,8 @@ def render_preview(data_dir: str | Path, png: str | Path) -> Path:
         raise ValueError(f"no cases under {data_dir}/imgs")
     cols = min(5, len(chosen))
     rows = int(np.ceil(len(chosen) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 4.3 * rows), squeeze=False,
-                             layout="constrained")
+    fig = Figure(figsize=(4 * cols, 4.3 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for ax, case in zip(axes.ravel(), chosen):
@@ -60,13 +58,12 @@ def render_preview(data_dir: str | Path, png: str | Path) -> Path:
             ax.contour(np.arange(x0, x0 + crop.shape[1]), np.arange(y0, y0 + crop.shape[0]), crop,
                        levels=[0.5], colors="lime", linewidths=0.7)
         for x0, y0, x1, y1 in boxes:
-            ax.add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0 + 1, y1 - y0 + 1,
-                                       fill=False, edgecolor="cyan", linewidth=0.7))
+            ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0 + 1, y1 - y0 + 1,
+                                   fill=False, edgecolor="cyan", linewidth=0.7))
         where = f", slice {z}/{inp.imgs.shape[0]}" if z is not None else ""
         ax.set_title(f"{case.name}\n{tuple(inp.imgs.shape)}, {inp.n_instances} instances{where}",
                      fontsize=8)
     png = Path(png)
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=110)
-    plt.close(fig)
     return png

@@ -132,6 +132,16 @@ def scored(enabled: Iterable[str]) -> list[Metric]:
     return [m for m in REGISTRY.values() if m.source == "scores" and m.name in want]
 
 
+def enabled_scored(challenge) -> list[Metric]:
+    """The scored metrics a challenge computes, in registry order: ``[metrics] enabled``
+    of ``challenge`` (an :class:`evalkit.config.Challenge`), or the registry's
+    non-optional ones when the file has no such key (run folders made before it existed)."""
+    enabled = challenge.metrics.get("enabled")
+    if enabled is None:
+        enabled = [m.name for m in REGISTRY.values() if not m.optional]
+    return scored(enabled)
+
+
 @functools.cache
 def compute(ref: str) -> Callable:
     """The function named by ``ref`` (``"package.module:function"``), imported once."""

@@ -31,8 +31,11 @@ import pandas as pd
 from tqdm import tqdm
 
 from evalkit.provenance import versions
+from evalkit.ranking import schemas
+from evalkit.ranking.bootstrap import draw_counts
 from evalkit.ranking.consensus import euclidean_consensus, kendall_tau_b
 from evalkit.ranking.ranks import rank_parts, rank_rows
+from evalkit.ranking.schemas import conform
 from evalkit.ranking.schemes import (
     aggregate_then_rank,
     apply_missing_policy,
@@ -165,13 +168,6 @@ def analyse(results: pd.DataFrame, ranking_config: Mapping[str, Any] | RankingSe
 # ----------------------------------------------------------------------------- bootstrap
 
 
-def draw_counts(rng: np.random.Generator, n: int, samples: int) -> np.ndarray:
-    """``(samples, n)`` multiplicities of n cases drawn n times with replacement."""
-    draws = rng.integers(0, n, size=(samples, n))
-    flat = draws + (np.arange(samples) * n)[:, None]
-    return np.bincount(flat.ravel(), minlength=samples * n).reshape(samples, n)
-
-
 def bootstrap_task_ranks(run: TaskRun, counts: np.ndarray, s: RankingSettings) -> np.ndarray:
     """Task ranks ``(B, K)`` of ``run`` recomputed on each row of ``counts`` ``(B, n)``."""
     c = counts.astype(float)
@@ -238,9 +234,8 @@ def task_ranking_table(a: Analysis) -> pd.DataFrame:
             "n_missing": np.concatenate([r.n_missing for r in a.runs]).astype(int),
         }
     )
-    return df.sort_values(["task", "metric", "rank", "algorithm"], kind="stable").reset_index(
-        drop=True
-    )
+    df = df.sort_values(["task", "metric", "rank", "algorithm"], kind="stable")
+    return conform("task_ranking", df.reset_index(drop=True))
 
 
 def final_ranking_table(a: Analysis) -> pd.DataFrame:
@@ -251,7 +246,8 @@ def final_ranking_table(a: Analysis) -> pd.DataFrame:
             "final_rank": a.final_rank,
         }
     )
-    return df.sort_values(["final_rank", "algorithm"], kind="stable").reset_index(drop=True)
+    df = df.sort_values(["final_rank", "algorithm"], kind="stable").reset_index(drop=True)
+    return conform("final_ranking", df)
 
 
 def case_ranks_table(a: Analysis) -> pd.DataFrame:
@@ -271,7 +267,7 @@ def case_ranks_table(a: Analysis) -> pd.DataFrame:
                 }
             )
         )
-    return pd.concat(parts, ignore_index=True)
+    return conform("case_ranks", pd.concat(parts, ignore_index=True))
 
 
 def significance_table(a: Analysis) -> pd.DataFrame:
@@ -295,7 +291,7 @@ def significance_table(a: Analysis) -> pd.DataFrame:
                 }
             )
         )
-    return pd.concat(parts, ignore_index=True)
+    return conform("significance", pd.concat(parts, ignore_index=True))
 
 
 def _rank_summary(ranks: np.ndarray, full: np.ndarray) -> dict[str, np.ndarray]:
@@ -365,10 +361,10 @@ def bootstrap_tables(a: Analysis, boot: BootstrapArrays) -> BootstrapTables:
         .reset_index()
     )
     return BootstrapTables(
-        pd.concat(summary, ignore_index=True),
-        pd.concat(freq, ignore_index=True),
-        tau,
-        tau_summary,
+        conform("bootstrap_ranks", pd.concat(summary, ignore_index=True)),
+        conform("bootstrap_rank_frequencies", pd.concat(freq, ignore_index=True)),
+        conform("kendall_tau", tau),
+        conform("kendall_tau_summary", tau_summary),
     )
 
 
@@ -377,7 +373,8 @@ def bootstrap_tables(a: Analysis, boot: BootstrapArrays) -> BootstrapTables:
 
 @dataclass
 class RankingResult:
-    """Every output table of ``evalkit rank`` (see ``docs/design.md``, Ranking outputs).
+    """Every output table of ``evalkit rank``; names and columns are
+    :data:`evalkit.ranking.schemas.TABLES` (listed in ``docs/design.md``, Ranking outputs).
 
     Bootstrap tables are ``None`` when ``bootstrap_samples = 0``.
     """
@@ -392,16 +389,7 @@ class RankingResult:
     kendall_tau_summary: pd.DataFrame | None
     meta: dict[str, Any]
 
-    TABLES = (
-        "task_ranking",
-        "final_ranking",
-        "case_ranks",
-        "significance",
-        "bootstrap_ranks",
-        "bootstrap_rank_frequencies",
-        "kendall_tau",
-        "kendall_tau_summary",
-    )
+    TABLES = tuple(schemas.TABLES)  # output table names, in the order written
 
 
 def _meta(a: Analysis) -> dict[str, Any]:

@@ -23,9 +23,8 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import EvalkitError
-
-COLUMNS = ("task", "case", "algorithm", "metric", "value")
-KEYS = ("task", "case", "algorithm", "metric")
+from evalkit.ranking.schemas import RESULTS_COLUMNS as COLUMNS
+from evalkit.ranking.schemas import RESULTS_KEYS as KEYS
 
 
 class RankingInputError(EvalkitError, ValueError):

@@ -11,6 +11,13 @@ Output folder layout::
 Figures 3e-h use the "top algorithms": the best ``TOP_K`` by final rank plus any
 algorithm whose name marks it as a baseline (contains ``baseline`` or ``litemedsam``,
 case-insensitive), as in the challenge paper.
+
+Metrics come from :mod:`evalkit.metrics.registry`: the metrics of ``results.csv``
+that the registry declares with ``source = "scores"`` are the accuracy metrics
+(Fig. 3a,b,e and the bubbles' y axis and area), the first ``source = "runner"`` one
+is the runtime (Fig. 3c,d,f,g). Metrics the registry does not know appear in the
+leaderboard and the ranking figures only. Adding a figure: ``docs/design.md``,
+"How to add".
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
+from evalkit.metrics.registry import REGISTRY, Metric
 from evalkit.report import figures as F
 from evalkit.report import html as H
 from evalkit.report.inputs import RunData, last_log_line, load_run
@@ -42,8 +50,6 @@ from evalkit.runfolder import RunFolder
 
 TOP_K = 3
 BASELINE_PATTERN = re.compile(r"baseline|litemedsam", re.IGNORECASE)
-ACCURACY = ("DSC", "NSD")
-RUNTIME = "RunningTime"
 PNG_DPI = 110
 
 
@@ -86,6 +92,24 @@ def _metrics(run: RunData) -> list[str]:
     present = list(dict.fromkeys(run.results["metric"].astype(str)))
     known = [m for m in run.challenge.ranking["metrics"] if m in present]
     return known + [m for m in present if m not in known]
+
+
+def _registered(names: list[str], source: str) -> list[Metric]:
+    """The registry's metrics among ``names`` with that ``source``, in the order of ``names``."""
+    return [REGISTRY[n] for n in names if n in REGISTRY and REGISTRY[n].source == source]
+
+
+def _axis_groups(metrics: list[Metric]) -> list[list[Metric]]:
+    """``metrics`` grouped by (bounds, unit): the metrics of a group share one axis."""
+    groups: dict[tuple, list[Metric]] = {}
+    for m in metrics:
+        groups.setdefault((m.bounds, m.unit), []).append(m)
+    return list(groups.values())
+
+
+def _and(names: list[str]) -> str:
+    """``"A"``, ``"A and B"``, ``"A, B and C"``."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def build_report(
@@ -213,7 +237,8 @@ def _leaderboard_views(
         cols = ["final_rank", "algorithm"] + [f"{metric}_{mod}" for mod in modalities]
         view = format_leaderboard(board[cols])
         view.columns = ["final_rank", "algorithm"] + modalities
-        unit = " (mean s per case)" if metric == RUNTIME else " (mean per case)"
+        m = REGISTRY.get(metric)
+        unit = f" (mean {m.unit} per case)" if m is not None and m.unit else " (mean per case)"
         md += [f"\n## {metric} per modality{unit}\n", to_markdown(view)]
         html += [f"<h3>{metric} per modality{unit}</h3>", to_html_table(view)]
     return md, html
@@ -234,7 +259,10 @@ def _figure_jobs(
 ) -> list[Job]:
     jobs: list[Job] = []
     seed = int(run.challenge.ranking.get("seed", 0))
-    case_table = results[results["metric"].isin(ACCURACY)][
+    accuracy = _registered(metrics, "scores")
+    runtimes = _registered(metrics, "runner")
+    acc_names = [m.name for m in accuracy]
+    case_table = results[results["metric"].isin(acc_names)][
         ["algorithm", "task", "case", "dim", "metric", "value"]
     ]
 
@@ -244,67 +272,88 @@ def _figure_jobs(
             report.notes.append(f"No {dim}D cases: Fig. 3{letter} omitted.")
             continue
         n = sub["case"].nunique()
-        jobs.append(
-            (
-                FigureEntry(
-                    f"scores_{dim}d",
-                    "Accuracy",
-                    f"Case DSC and NSD per algorithm on the {dim}D cases (n = {n}), "
-                    "ordered by final rank; box = quartiles, whiskers 1.5 IQR, dots "
-                    "= cases (Fig. 3" + letter + ").",
-                ),
-                lambda sub=sub, dim=dim, n=n: (
-                    F.plot_case_scores(sub, order, ranks, f"{dim}D cases (n = {n})", seed),
-                    sub,
-                ),
+        for gi, group in enumerate(_axis_groups(accuracy)):
+            names = [m.name for m in group]
+            gsub = sub[sub["metric"].isin(names)]
+            stem = f"scores_{dim}d" if gi == 0 else f"scores_{dim}d_{safe_name('_'.join(names))}"
+            jobs.append(
+                (
+                    FigureEntry(
+                        stem,
+                        "Accuracy",
+                        f"Case {_and(names)} per algorithm on the {dim}D cases (n = {n}), "
+                        "ordered by final rank; box = quartiles, whiskers 1.5 IQR, dots "
+                        "= cases (Fig. 3" + letter + ").",
+                    ),
+                    lambda gsub=gsub, dim=dim, n=n, group=group: (
+                        F.plot_case_scores(
+                            gsub, order, ranks, f"{dim}D cases (n = {n})", seed, group
+                        ),
+                        gsub,
+                    ),
+                )
             )
-        )
 
-    if RUNTIME in metrics:
+    runner_names = ", ".join(m.name for m in REGISTRY.values() if m.source == "runner")
+    runtime = runtimes[0] if runtimes else None
+    if runtime is None:
+        report.notes.append(f"No {runner_names} metric in results.csv: runtime figures omitted.")
+    elif accuracy:
+        y = accuracy[0]
+        size = next((m for m in accuracy[1:] if m.bounds is not None), None)
+        shown = [y] + ([size] if size is not None else []) + [runtime]
         for dim, letter in ((2, "c"), (3, "d")):
             sub = results[results["dim"] == dim]
             if sub.empty:
                 continue
             means = sub.groupby(["algorithm", "metric"])["value"].mean().unstack("metric")
             summ = pd.DataFrame({"algorithm": order, "final_rank": [ranks[a] for a in order]})
-            for m in ("DSC", "NSD", RUNTIME):
-                summ[m] = (
-                    summ["algorithm"].map(means[m] if m in means.columns else {}).astype(float)
+            for m in shown:
+                summ[m.name] = (
+                    summ["algorithm"]
+                    .map(means[m.name] if m.name in means.columns else {})
+                    .astype(float)
                 )
+            area = f"; bubble area ∝ mean {size.name}" if size is not None else ""
             jobs.append(
                 (
                     FigureEntry(
                         f"bubbles_{dim}d",
                         "Accuracy versus runtime",
-                        f"Mean DSC versus mean runtime per case on the {dim}D cases; "
-                        "bubble area ∝ mean NSD, numbers = final rank (Fig. 3" + letter + ").",
+                        f"Mean {y.name} versus mean runtime per case on the {dim}D cases"
+                        f"{area}, numbers = final rank (Fig. 3" + letter + ").",
                     ),
-                    lambda summ=summ, dim=dim: (
-                        F.plot_bubbles(summ, f"Accuracy versus runtime, {dim}D cases"),
+                    lambda summ=summ, dim=dim, y=y, size=size: (
+                        F.plot_bubbles(
+                            summ,
+                            f"Accuracy versus runtime, {dim}D cases",
+                            x=runtime,
+                            y=y,
+                            size=size,
+                        ),
                         summ,
                     ),
                 )
             )
-    else:
-        report.notes.append(f"No {RUNTIME} metric in results.csv: runtime figures omitted.")
 
     mod_table = results[results["algorithm"].isin(top)][
         ["algorithm", "task", "case", "dim", "metric", "value"]
     ]
-    acc = mod_table[mod_table["metric"].isin(ACCURACY)]
-    jobs.append(
-        (
-            FigureEntry(
-                "modality_scores_top",
-                "Top algorithms per modality",
-                f"Case DSC and NSD per modality of the top {len(top)} algorithms "
-                "(best three and baselines) (Fig. 3e).",
-            ),
-            lambda: (F.plot_modality_scores(acc, top, ranks, modalities), acc),
+    acc = mod_table[mod_table["metric"].isin(acc_names)]
+    if accuracy:
+        jobs.append(
+            (
+                FigureEntry(
+                    "modality_scores_top",
+                    "Top algorithms per modality",
+                    f"Case {_and(acc_names)} per modality of the top {len(top)} algorithms "
+                    "(best three and baselines) (Fig. 3e).",
+                ),
+                lambda: (F.plot_modality_scores(acc, top, ranks, modalities, accuracy), acc),
+            )
         )
-    )
-    if RUNTIME in metrics:
-        rt = mod_table[mod_table["metric"] == RUNTIME]
+    if runtime is not None:
+        rt = mod_table[mod_table["metric"] == runtime.name]
         for dim, letter in ((3, "f"), (2, "g")):
             mods = [m for m in modalities if m in set(rt.loc[rt["dim"] == dim, "task"])]
             if not mods:
@@ -315,26 +364,34 @@ def _figure_jobs(
                     FigureEntry(
                         f"runtime_{dim}d_top",
                         "Top algorithms per modality",
-                        f"Runtime per case (s, log scale) of the top algorithms on "
+                        f"Runtime per case ({runtime.unit}, log scale) of the top algorithms on "
                         f"the {dim}D modalities (Fig. 3{letter}).",
                     ),
                     lambda sub=sub, mods=mods, dim=dim: (
                         F.plot_modality_runtime(
-                            sub, top, ranks, mods, f"Runtime per {dim}D modality"
+                            sub, top, ranks, mods, f"Runtime per {dim}D modality", runtime
                         ),
                         sub,
                     ),
                 )
             )
 
-    jobs += _example_job(run, top, ranks, modalities, report)
+    shown_metric = accuracy[0] if accuracy else None
+    jobs += _example_job(run, top, ranks, modalities, report, shown_metric)
     jobs += _ranking_jobs(run, order, ranks, modalities, metrics, report)
     return jobs
 
 
 def _example_job(
-    run: RunData, top: list[str], ranks: dict[str, int], modalities: list[str], report: Report
+    run: RunData,
+    top: list[str],
+    ranks: dict[str, int],
+    modalities: list[str],
+    report: Report,
+    metric: Metric | None,
 ) -> list[Job]:
+    """Fig. 3h; each panel names the best case value of ``metric`` (default: the
+    registry's first scored metric)."""
     if run.cases is None or not {"input_path", "gt_path"} <= set(run.cases.columns):
         report.notes.append(
             "No pinned case list with input/GT paths: example segmentations omitted."
@@ -342,8 +399,10 @@ def _example_job(
         return []
     from evalkit.report.examples import load_examples
 
+    if metric is None:
+        metric = next(m for m in REGISTRY.values() if m.source == "scores")
     examples, data = load_examples(
-        run.cases, run.scores, top, modalities, run.run_dir, run.challenge.contract
+        run.cases, run.scores, top, modalities, run.run_dir, run.challenge.contract, metric
     )
     if not examples:
         report.notes.append(
@@ -362,7 +421,7 @@ def _example_job(
                 "the contour of each top algorithm; 3D cases at the slice with the "
                 "largest reference area (Fig. 3h).",
             ),
-            lambda: (F.plot_examples(examples, top, ranks), data),
+            lambda: (F.plot_examples(examples, top, ranks, metric), data),
         )
     ]
 

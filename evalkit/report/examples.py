@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.contract import ContractError, load_gt, load_input, load_prediction
+from evalkit.metrics.registry import REGISTRY, Metric
 from evalkit.runfolder import RunFolder
 
 MAX_TRIES_PER_MODALITY = 5  # cases tried per modality before giving up on it
@@ -47,19 +48,25 @@ def load_examples(
     modalities: Sequence[str],
     run_dir: Path,
     limits: dict[str, Any] | None = None,
+    metric: Metric | None = None,
 ) -> tuple[list[dict], pd.DataFrame]:
     """Load one example per modality for ``algs``.
 
     ``cases``: pinned case list (``case, modality, dim, input_path, gt_path``);
-    ``scores``: concatenated score tables (``algorithm, case, dsc``). Returns the
-    examples for :func:`evalkit.report.figures.plot_examples` and a table
-    ``modality, case, slice, algorithm, dsc, has_prediction`` (the figure's data).
+    ``scores``: concatenated score tables (``algorithm, case`` and the ``metric``'s
+    column); ``metric``: the value shown per algorithm (default: the first scored
+    metric of the registry, DSC). Returns the examples for
+    :func:`evalkit.report.figures.plot_examples` and a table ``modality, case, slice,
+    algorithm, <metric column>, has_prediction`` (the figure's data).
     """
+    if metric is None:
+        metric = next(m for m in REGISTRY.values() if m.source == "scores")
+    col = metric.column
     examples: list[dict] = []
     rows: list[dict] = []
-    dsc_of = {}
-    if not scores.empty:
-        dsc_of = {(a, c): d for a, c, d in zip(scores["algorithm"], scores["case"], scores["dsc"])}
+    value_of = {}
+    if not scores.empty and col in scores.columns:
+        value_of = {(a, c): d for a, c, d in zip(scores["algorithm"], scores["case"], scores[col])}
     for mod in modalities:
         cand = cases[cases["modality"].astype(str) == mod].sort_values("case")
         tries = 0
@@ -88,8 +95,9 @@ def load_examples(
             image, boxes, gt, z = _slice_2d(x.imgs, x.boxes, g.gts, dim)
             for alg, seg in full_preds.items():
                 preds[alg] = (seg[z] if z is not None else seg) > 0
-            dsc = {
-                a: float(dsc_of[(a, case)]) if (a, case) in dsc_of else float("nan") for a in algs
+            value = {
+                a: float(value_of[(a, case)]) if (a, case) in value_of else float("nan")
+                for a in algs
             }
             examples.append(
                 {
@@ -99,7 +107,7 @@ def load_examples(
                     "boxes": boxes,
                     "gt": gt,
                     "preds": preds,
-                    "dsc": {a: dsc[a] for a in preds},
+                    "score": {a: value[a] for a in preds},
                     "slice": z,
                 }
             )
@@ -109,12 +117,12 @@ def load_examples(
                     "case": case,
                     "slice": z,
                     "algorithm": a,
-                    "dsc": dsc[a],
+                    col: value[a],
                     "has_prediction": a in preds,
                 }
                 for a in algs
             ]
             break
     return examples, pd.DataFrame(
-        rows, columns=["modality", "case", "slice", "algorithm", "dsc", "has_prediction"]
+        rows, columns=["modality", "case", "slice", "algorithm", col, "has_prediction"]
     )

@@ -1,6 +1,13 @@
 """Figures of the report: each ``plot_xxx(table, ...) -> Figure`` takes the tidy table
-that is also written beside it as CSV, and returns a matplotlib Figure (Agg, no pyplot
-state). Algorithms are always drawn in final-rank order, labelled ``"<rank> <name>"``.
+that is also written beside it as CSV, and returns a ``matplotlib.figure.Figure``
+built directly (no pyplot state, no backend switch: ``savefig`` renders PNG and SVG
+with matplotlib's own canvases whatever backend the process uses). Algorithms are
+always drawn in final-rank order, labelled ``"<rank> <name>"``.
+
+Metrics are :class:`evalkit.metrics.registry.Metric` objects: axis labels are
+``Metric.label`` (name and unit), limits follow ``Metric.bounds`` (a bounded metric
+gets its full range, padded; an unbounded one the data's range), colours follow the
+metric's position in the list it is drawn with.
 
 Sizes grow with the number of algorithms / tasks so that a 23-algorithm, 10-modality
 challenge stays legible: tick labels are rotated and long names shortened to
@@ -15,9 +22,6 @@ import textwrap
 from collections.abc import Callable, Sequence
 
 import matplotlib
-
-matplotlib.use("Agg")
-
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
@@ -27,8 +31,11 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from evalkit.metrics.registry import Metric
+
 MAX_LABEL = 22
-METRIC_COLOURS = {"DSC": "#1f77b4", "NSD": "#ff7f0e"}
+# metric colours by position in the drawn list (the first two: DSC and NSD in cvpr24)
+METRIC_PALETTE = ["#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#7f7f7f", "#17becf"]
 # top-algorithm colours: no blue (box prompt) and no green (reference overlay)
 TOP_COLOURS = ["#d62728", "#ff7f0e", "#e377c2", "#17becf", "#8c564b", "#bcbd22"]
 BOX_COLOUR = "#1f3fff"  # prompt box
@@ -121,6 +128,23 @@ def _rank_key(fig: Figure, order: Sequence[str], ranks: dict[str, int]) -> int:
 KEY_LINE_IN = 0.16
 
 
+def metric_colours(metrics: Sequence[Metric]) -> dict[str, str]:
+    """Metric name -> colour, by position in ``metrics``."""
+    return {m.name: METRIC_PALETTE[i % len(METRIC_PALETTE)] for i, m in enumerate(metrics)}
+
+
+def padded_limits(metrics: Sequence[Metric], pad: float = 0.03) -> tuple[float, float] | None:
+    """Axis limits for values of ``metrics`` drawn on one axis: their common
+    ``bounds`` widened by ``pad`` of the range on both sides (``(0, 1)`` ->
+    ``(-0.03, 1.03)``); ``None`` (let the data decide) when a metric is unbounded or
+    the bounds differ."""
+    bounds = {m.bounds for m in metrics}
+    if len(bounds) != 1 or None in bounds:
+        return None
+    lo, hi = next(iter(bounds))
+    return lo - pad * (hi - lo), hi + pad * (hi - lo)
+
+
 def _empty(fig: Figure, ax, text: str) -> Figure:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
     ax.set_axis_off()
@@ -132,13 +156,20 @@ def _empty(fig: Figure, ax, text: str) -> Figure:
 
 @plain_text
 def plot_case_scores(
-    table: pd.DataFrame, order: Sequence[str], ranks: dict[str, int], title: str, seed: int = 0
+    table: pd.DataFrame,
+    order: Sequence[str],
+    ranks: dict[str, int],
+    title: str,
+    seed: int = 0,
+    metrics: Sequence[Metric] = (),
 ) -> Figure:
-    """Dot-and-box plot of case DSC and NSD per algorithm (Fig. 3a,b).
+    """Dot-and-box plot of case values per algorithm, the ``metrics`` side by side on
+    one axis (Fig. 3a,b: DSC and NSD).
 
-    ``table``: long ``algorithm, case, metric, value`` with metrics DSC and NSD (one
-    dimensionality). Boxes show median and quartiles, whiskers 1.5 IQR; dots are the
-    cases (jittered, rasterised in SVG). NaN values are dropped.
+    ``table``: long ``algorithm, case, metric, value`` (one dimensionality); metrics
+    of ``metrics`` absent from it are skipped. Boxes show median and quartiles,
+    whiskers 1.5 IQR; dots are the cases (jittered, rasterised in SVG). NaN values
+    are dropped. The y range is :func:`padded_limits` of the metrics.
     """
     k = len(order)
     fig = Figure(figsize=(max(7.0, 0.62 * k + 2.5), 5.2), layout="constrained")
@@ -146,7 +177,10 @@ def plot_case_scores(
     if table.empty:
         return _empty(fig, ax, "no cases")
     rng = np.random.default_rng(seed)
-    metrics = [m for m in ("DSC", "NSD") if m in set(table["metric"])]
+    colour = metric_colours(metrics)
+    limits = padded_limits(metrics)
+    drawn = [m for m in metrics if m.name in set(table["metric"])]
+    metrics = [m.name for m in drawn]
     width = 0.34
     offsets = {m: (i - (len(metrics) - 1) / 2) * (width + 0.04) for i, m in enumerate(metrics)}
     for m in metrics:
@@ -161,7 +195,7 @@ def plot_case_scores(
                     x + jitter,
                     vals,
                     s=12 if few else 4,
-                    color="black" if few else METRIC_COLOURS[m],
+                    color="black" if few else colour[m],
                     alpha=0.6 if few else 0.35,
                     linewidths=0,
                     rasterized=True,
@@ -179,16 +213,17 @@ def plot_case_scores(
                 medianprops={"color": "black", "linewidth": 1.2},
             )
             for patch in bp["boxes"]:
-                patch.set_facecolor(METRIC_COLOURS[m])
+                patch.set_facecolor(colour[m])
                 patch.set_alpha(0.45)
     _xticks(ax, [rank_label(a, ranks.get(a)) for a in order])
     ax.set_xlim(-0.6, k - 0.4)
-    ax.set_ylim(-0.03, 1.03)
-    ax.set_ylabel("score per case")
+    if limits is not None:
+        ax.set_ylim(*limits)
+    ax.set_ylabel(f"{drawn[0].label} per case" if len(drawn) == 1 else "score per case")
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(
-        handles=[Patch(color=METRIC_COLOURS[m], alpha=0.6, label=m) for m in metrics],
+        handles=[Patch(color=colour[m], alpha=0.6, label=m) for m in metrics],
         loc="lower left",
         fontsize=8,
         ncols=len(metrics),
@@ -200,28 +235,32 @@ def plot_case_scores(
 
 
 @plain_text
-def plot_bubbles(summary: pd.DataFrame, title: str) -> Figure:
-    """Accuracy (mean DSC) versus mean runtime per algorithm, bubble area ∝ mean NSD.
+def plot_bubbles(
+    summary: pd.DataFrame, title: str, *, x: Metric, y: Metric, size: Metric | None = None
+) -> Figure:
+    """Accuracy versus runtime per algorithm (Fig. 3c,d): mean ``y`` (DSC) against mean
+    ``x`` (RunningTime), bubble area ∝ mean ``size`` (NSD; a metric bounded to
+    ``(0, 1)``; constant bubbles without one).
 
-    ``summary``: ``algorithm, final_rank, DSC, NSD, RunningTime`` (means over the cases
-    of one dimensionality; runtime in seconds). Bubbles are numbered by final rank; a
-    key beside the axes maps numbers to names. The x axis is logarithmic when runtimes
-    span more than a factor 10.
+    ``summary``: ``algorithm, final_rank`` and one column per metric, named by its
+    ``name`` (means over the cases of one dimensionality, in the metric's unit).
+    Bubbles are numbered by final rank; a key beside the axes maps numbers to names.
+    The x axis is logarithmic when the x values span more than a factor 10.
     """
     k = len(summary)
     fig = Figure(figsize=(10.5 if k > 8 else 8.5, 6.0), layout="constrained")
     ax = fig.add_subplot()
-    s = summary.dropna(subset=["DSC", "RunningTime"])
+    s = summary.dropna(subset=[y.name, x.name])
     if s.empty:
         return _empty(fig, ax, "no runtimes")
     cmap = colormaps["viridis"]
     ranks = s["final_rank"].to_numpy(float)
     colours = cmap((ranks - ranks.min()) / max(1.0, ranks.max() - ranks.min()) * 0.9)
-    nsd = s["NSD"].fillna(0).clip(lower=0).to_numpy()
+    area = s[size.name].fillna(0).clip(lower=0).to_numpy() if size is not None else 0.5
     ax.scatter(
-        s["RunningTime"],
-        s["DSC"],
-        s=50 + 1100 * nsd,
+        s[x.name],
+        s[y.name],
+        s=50 + 1100 * area,
         c=colours,
         alpha=0.55,
         edgecolors="black",
@@ -230,24 +269,26 @@ def plot_bubbles(summary: pd.DataFrame, title: str) -> Figure:
     for (_, r), c in zip(s.iterrows(), colours):
         ax.annotate(
             str(int(r["final_rank"])),
-            (r["RunningTime"], r["DSC"]),
+            (r[x.name], r[y.name]),
             ha="center",
             va="center",
             fontsize=8,
             fontweight="bold",
         )
-    rt = s["RunningTime"].to_numpy(float)
+    rt = s[x.name].to_numpy(float)
     if rt.min() > 0 and rt.max() / rt.min() > 10:
         ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:g}"))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
         ax.xaxis.set_minor_formatter(FuncFormatter(_minor_log_label))
-    ax.set_xlabel("mean runtime per case (s)")
-    ax.set_ylabel("mean DSC")
+    ax.set_xlabel(f"mean {x.label} per case")
+    ax.set_ylabel(f"mean {y.label}")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    lo, hi = float(s["DSC"].min()), float(s["DSC"].max())
-    pad = max(0.03, (hi - lo) * 0.15)
-    ax.set_ylim(lo - pad, min(1.05, hi + pad))
+    lo, hi = float(s[y.name].min()), float(s[y.name].max())
+    if y.bounds is not None:
+        b_lo, b_hi = y.bounds
+        pad = max(0.03 * (b_hi - b_lo), (hi - lo) * 0.15)
+        ax.set_ylim(lo - pad, min(b_hi + 0.05 * (b_hi - b_lo), hi + pad))
     key = [
         Line2D(
             [],
@@ -256,7 +297,8 @@ def plot_bubbles(summary: pd.DataFrame, title: str) -> Figure:
             marker="o",
             markersize=6,
             color=c,
-            label=f"{int(r['final_rank'])} {short(r['algorithm'])}  (NSD {r['NSD']:.3f})",
+            label=f"{int(r['final_rank'])} {short(r['algorithm'])}"
+            + (f"  ({size.name} {r[size.name]:.3f})" if size is not None else ""),
         )
         for (_, r), c in zip(s.iterrows(), colours)
     ]
@@ -266,7 +308,7 @@ def plot_bubbles(summary: pd.DataFrame, title: str) -> Figure:
         bbox_to_anchor=(1.01, 1.0),
         fontsize=7.5,
         frameon=False,
-        title="rank, algorithm (bubble area ∝ NSD)",
+        title="rank, algorithm" + (f" (bubble area ∝ {size.name})" if size is not None else ""),
         title_fontsize=8,
     )
     return fig
@@ -317,19 +359,30 @@ def _alg_colours(algs: Sequence[str]) -> dict[str, str]:
 
 @plain_text
 def plot_modality_scores(
-    table: pd.DataFrame, algs: Sequence[str], ranks: dict[str, int], modalities: Sequence[str]
+    table: pd.DataFrame,
+    algs: Sequence[str],
+    ranks: dict[str, int],
+    modalities: Sequence[str],
+    metrics: Sequence[Metric],
 ) -> Figure:
-    """Per-modality case DSC (top panel) and NSD (bottom) of selected algorithms (Fig. 3e).
+    """Per-modality case values of selected algorithms, one panel per metric, top to
+    bottom in the order of ``metrics`` (Fig. 3e: DSC, then NSD).
 
     ``table``: long ``algorithm, task, case, metric, value`` restricted to ``algs``.
+    Each panel's y range is :func:`padded_limits` of its metric.
     """
-    fig = Figure(figsize=(max(8.0, 1.25 * len(modalities) + 1.5), 7.5), layout="constrained")
-    axes = fig.subplots(2, 1, sharex=True)
+    n = max(len(metrics), 1)
+    fig = Figure(
+        figsize=(max(8.0, 1.25 * len(modalities) + 1.5), 3.75 * n), layout="constrained"
+    )
+    axes = np.atleast_1d(fig.subplots(n, 1, sharex=True, squeeze=False)).ravel()
     colours = _alg_colours(algs)
-    for ax, metric in zip(axes, ("DSC", "NSD")):
-        _grouped_boxes(ax, table[table["metric"] == metric], modalities, algs, colours)
-        ax.set_ylabel(f"{metric} per case")
-        ax.set_ylim(-0.03, 1.03)
+    for ax, metric in zip(axes, metrics):
+        _grouped_boxes(ax, table[table["metric"] == metric.name], modalities, algs, colours)
+        ax.set_ylabel(f"{metric.label} per case")
+        limits = padded_limits([metric])
+        if limits is not None:
+            ax.set_ylim(*limits)
     axes[0].set_title("Accuracy per modality of the top algorithms")
     fig.legend(
         handles=[Patch(color=colours[a], label=rank_label(a, ranks.get(a))) for a in algs],
@@ -347,8 +400,12 @@ def plot_modality_runtime(
     ranks: dict[str, int],
     modalities: Sequence[str],
     title: str,
+    metric: Metric,
 ) -> Figure:
-    """Runtime per case (s, log axis) per modality of selected algorithms (Fig. 3f,g)."""
+    """Case values of ``metric`` (runtime, s) per modality of selected algorithms
+    (Fig. 3f,g); log axis when every value is positive.
+
+    ``table``: long ``algorithm, task, case, value`` of that metric."""
     fig = Figure(figsize=(max(6.5, 1.3 * len(modalities) + 2.0), 4.8), layout="constrained")
     ax = fig.add_subplot()
     if table.empty or not modalities:
@@ -357,7 +414,7 @@ def plot_modality_runtime(
     _grouped_boxes(ax, table, modalities, algs, colours)
     if (table["value"] > 0).all():
         ax.set_yscale("log")
-    ax.set_ylabel("runtime per case (s)")
+    ax.set_ylabel(f"{metric.label} per case")
     ax.set_title(title)
     ax.legend(
         handles=[Patch(color=colours[a], label=rank_label(a, ranks.get(a))) for a in algs],
@@ -373,13 +430,16 @@ def plot_modality_runtime(
 
 
 @plain_text
-def plot_examples(examples: list[dict], algs: Sequence[str], ranks: dict[str, int]) -> Figure:
+def plot_examples(
+    examples: list[dict], algs: Sequence[str], ranks: dict[str, int], metric: Metric
+) -> Figure:
     """Example segmentations, one panel per modality (Fig. 3h).
 
     Each example is a dict with ``modality, case, image`` (2-D grey ``(H, W)`` or RGB
     ``(H, W, 3)`` uint8), ``boxes`` (list of ``(x0, y0, x1, y1)`` pixel boxes in this
     slice), ``gt`` (``(H, W)`` bool), ``preds`` (algorithm -> ``(H, W)`` bool, absent
-    when the algorithm has no valid output), ``dsc`` (algorithm -> case DSC) and
+    when the algorithm has no valid output), ``score`` (algorithm -> case value of
+    ``metric``; the panel title names the best one, by the metric's direction) and
     optional ``slice`` (3-D slice index). The reference is a green overlay, the box
     blue, each algorithm a coloured contour.
     """
@@ -409,13 +469,18 @@ def plot_examples(examples: list[dict], algs: Sequence[str], ranks: dict[str, in
             mask = ex["preds"].get(alg)
             if mask is not None and mask.any() and not mask.all():
                 ax.contour(mask.astype(float), levels=[0.5], colors=[colours[alg]], linewidths=1.1)
-        best = max(
-            ((a, d) for a, d in ex["dsc"].items() if d is not None and not np.isnan(d)),
+        pick = max if metric.larger_is_better else min
+        best = pick(
+            ((a, d) for a, d in ex["score"].items() if d is not None and not np.isnan(d)),
             key=lambda t: t[1],
             default=None,
         )
         where = f" z={ex['slice']}" if ex.get("slice") is not None else ""
-        sub = f"best DSC {best[1]:.3f} ({short(best[0], 14)})" if best else "no valid prediction"
+        sub = (
+            f"best {metric.name} {best[1]:.3f} ({short(best[0], 14)})"
+            if best
+            else "no valid prediction"
+        )
         ax.set_title(f"{ex['modality']}: {short(ex['case'], 26)}{where}\n{sub}", fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -765,4 +830,64 @@ def plot_kendall(tau: pd.DataFrame, tasks: Sequence[str], metrics: Sequence[str]
         tasks, rotation=30 if len(tasks) > 6 else 0, ha="right" if len(tasks) > 6 else "center"
     )
     axes[0].set_title("Ranking stability: Kendall's τ, bootstrap vs full-data ranking, per task")
+    return fig
+
+
+# --------------------------------------------------------------------- compare: two evaluations
+
+
+@plain_text
+def plot_comparison(
+    by_modality: pd.DataFrame,
+    runtime_ratio: Sequence[float] | pd.Series,
+    metrics: Sequence[Metric],
+    label_a: str,
+    label_b: str,
+    title: str,
+) -> Figure:
+    """Two evaluations of the same cases (``evalkit compare``): per metric, the mean
+    per modality of both sides as paired bars (like Fig. 4c of the challenge paper),
+    then the per-case runtime ratios B/A (box and dots, dashed line at 1).
+
+    ``by_modality``: ``modality`` and ``<column>_a``, ``<column>_b`` per metric
+    (:attr:`Metric.column`, means in the metric's unit); ``runtime_ratio``: one ratio
+    per case (non-finite ones are left out). Metric axes span :attr:`Metric.bounds`
+    (plus 5 % above) when bounded, the data otherwise.
+    """
+    mods = by_modality["modality"].tolist()
+    x = np.arange(len(mods))
+    n = len(metrics)
+    fig = Figure(figsize=(min(18, max(10, 1.1 * len(mods) + 4)) * (2 * n + 1.2) / 5.2, 4.6))
+    axes = np.atleast_1d(
+        fig.subplots(1, n + 1, squeeze=False, gridspec_kw={"width_ratios": [2] * n + [1.2]})
+    ).ravel()
+    for ax, m in zip(axes[:n], metrics):
+        ax.bar(x - 0.2, by_modality[f"{m.column}_a"], 0.4, label=label_a, color="#4C72B0")
+        ax.bar(x + 0.2, by_modality[f"{m.column}_b"], 0.4, label=label_b, color="#DD8452")
+        ax.set_xticks(x, mods, rotation=35, ha="right")
+        if m.bounds is not None:
+            lo, hi = m.bounds
+            ax.set_ylim(lo, hi + 0.05 * (hi - lo))
+        ax.set_ylabel(f"mean {m.label}")
+        ax.set_title(f"{m.name} per modality")
+        ax.grid(axis="y", alpha=0.3)
+    if n:
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    ratios = pd.Series(runtime_ratio, dtype=float).replace([np.inf, -np.inf], np.nan).dropna()
+    rax = axes[n]
+    rax.boxplot([ratios.to_numpy()], widths=0.5)
+    rax.scatter(
+        np.ones(len(ratios)) + np.random.default_rng(0).uniform(-0.1, 0.1, len(ratios)),
+        ratios,
+        s=12,
+        alpha=0.7,
+        color="k",
+    )
+    rax.axhline(1.0, color="grey", lw=0.8, ls="--")
+    rax.set_xticks([1], [f"{label_b} / {label_a}"], fontsize=8)
+    rax.set_ylabel("runtime ratio per case")
+    rax.set_title("runtime")
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig

@@ -22,30 +22,17 @@ import pandas as pd
 
 from evalkit.config import Challenge, ConfigError, load_challenge
 from evalkit.errors import EvalkitError
+from evalkit.metrics import registry
+from evalkit.metrics.registry import Metric
+from evalkit.ranking import schemas
 from evalkit.runfolder import RunFolder, latest_by_case, read_journal
 
-RESULTS_COLUMNS = ["task", "case", "algorithm", "metric", "value"]
-FINAL_COLUMNS = ["algorithm", "consensus_score", "final_rank"]
-SCORE_COLUMNS = ["case", "modality", "dim", "dsc", "nsd", "status"]
-
-# ranking file stem -> columns it must have
+# the ranking's input and output columns (defined once, in evalkit.ranking.schemas)
+RESULTS_COLUMNS = list(schemas.RESULTS_COLUMNS)
+FINAL_COLUMNS = list(schemas.TABLES["final_ranking"])
+# optional ranking file stem -> columns it must have
 RANKING_FILES: dict[str, list[str]] = {
-    "task_ranking": ["task", "metric", "algorithm", "score", "rank", "n_cases", "n_missing"],
-    "case_ranks": ["task", "metric", "case", "algorithm", "value", "rank"],
-    "significance": ["task", "metric", "algorithm", "other", "p_holm", "significant"],
-    "bootstrap_ranks": [
-        "scope",
-        "task",
-        "metric",
-        "algorithm",
-        "median_rank",
-        "rank_lo",
-        "rank_hi",
-        "p_rank1",
-    ],
-    "bootstrap_rank_frequencies": ["scope", "task", "metric", "algorithm", "rank", "frequency"],
-    "kendall_tau": ["task", "metric", "sample", "tau"],
-    "kendall_tau_summary": ["task", "metric", "mean", "median", "q25", "q75"],
+    name: list(cols) for name, cols in schemas.TABLES.items() if name != "final_ranking"
 }
 
 MAX_TABLE_BYTES = 2_000_000_000  # a results table larger than this is not a run of ours
@@ -55,6 +42,16 @@ LOG_TAIL_BYTES = 65_536  # bytes read from the end of a participant log
 
 class ReportInputError(EvalkitError, ValueError):
     """A run folder the report cannot be built from; the message names file and column."""
+
+
+def scored_metrics(challenge: Challenge) -> list[Metric]:
+    """The scored metrics a run computes (:func:`evalkit.metrics.registry.enabled_scored`)."""
+    return registry.enabled_scored(challenge)
+
+
+def score_columns(challenge: Challenge) -> list[str]:
+    """Columns a ``scores/<sub>/cases.csv`` must have: keys, one per scored metric, status."""
+    return ["case", "modality", "dim", *(m.column for m in scored_metrics(challenge)), "status"]
 
 
 @dataclass
@@ -235,8 +232,9 @@ def load_run(run_dir: str | Path) -> RunData:
     score_frames = []
     journals: dict[str, pd.DataFrame] = {}
     images: dict[str, dict[str, Any]] = {}
+    needed = score_columns(challenge)
     for sub in folder.named_folders():
-        df = _read_csv(folder.scores_cases(sub), SCORE_COLUMNS, required=False)
+        df = _read_csv(folder.scores_cases(sub), needed, required=False)
         if df is not None:
             df.insert(0, "algorithm", sub)
             score_frames.append(df)
@@ -279,7 +277,7 @@ def load_run(run_dir: str | Path) -> RunData:
         cases=cases,
         scores=scores,
         ranking=ranking,
-        ranking_meta=_read_json(folder.ranking_dir / "ranking_meta.json"),
+        ranking_meta=_read_json(folder.ranking_dir / schemas.META_FILE),
         journals=journals,
         images=images,
         challenge_toml=challenge_toml,

@@ -9,8 +9,8 @@ Conventions
   ``p_rank1``. They are NaN when the ranking has no bootstrap.
 * Per-modality columns ``<metric>_<modality>`` are plain means over that modality's
   cases of the values in ``results.csv`` (the ranking input); missing values are
-  skipped (``n_missing`` counts cases without a value). ``<metric>_all`` pools every case. Runtime is
-  in seconds.
+  skipped (``n_missing`` counts cases without a value). ``<metric>_all`` pools every case. Values
+  are in the metric's unit (:mod:`evalkit.metrics.registry`; runtime in seconds).
 * Failure columns ``failed_<status>`` count cases whose status is not ``ok``, taken
   from the scores tables (runner or metrics status) and, for algorithms without
   scores, from the runner journal.
@@ -23,6 +23,8 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+
+from evalkit.metrics.registry import REGISTRY
 
 OK = "ok"
 
@@ -193,7 +195,9 @@ def _fmt(value: object, digits: int = 4) -> str:
 
 def format_leaderboard(board: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
     """String-formatted copy for Markdown/HTML: ranks with 2 decimals, rank interval
-    as ``[lo, hi]``, metric means with ``digits`` decimals, runtime with 2 decimals."""
+    as ``[lo, hi]``, metric means with ``digits`` decimals, those of a metric with a
+    unit (runtime in s, a distance in mm; :mod:`evalkit.metrics.registry`) with 2."""
+    with_unit = tuple(m.name for m in REGISTRY.values() if m.unit)
     out = pd.DataFrame(index=board.index)
     for col in board.columns:
         v = board[col]
@@ -207,7 +211,7 @@ def format_leaderboard(board: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
             ]
         elif col == "mean_rank" or col == "p_rank1":
             out[col] = [_fmt(x, 3) for x in v]
-        elif col.startswith("RunningTime"):
+        elif col.startswith(with_unit):
             out[col] = [_fmt(x, 2) for x in v]
         elif pd.api.types.is_float_dtype(v):
             out[col] = [_fmt(x, digits) for x in v]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalkit.config import Challenge
-from evalkit.metrics.registry import Metric, scored
+from evalkit.metrics.registry import Metric, enabled_scored
 from evalkit.runfolder import RunFolder
 from evalkit.runner import CaseRecord, ImageRecord, run_submission
 from evalkit.runner.executor import Executor, make_executor
@@ -106,7 +106,7 @@ def image_warnings(image: ImageRecord) -> list[str]:
 
 def check_metrics(challenge: Challenge) -> list[Metric]:
     """The scored metrics the check table shows (``[metrics] enabled``; DSC and NSD by default)."""
-    return scored(challenge.metrics.get("enabled", ["DSC", "NSD"]))
+    return enabled_scored(challenge)
 
 
 def check(submission: str, cases_dir: Path, out_dir: Path, challenge: Challenge, *,

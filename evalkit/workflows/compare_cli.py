@@ -18,11 +18,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def print_comparison(cmp, label_a: str, label_b: str, out: Path) -> None:
+    """The comparison on stdout: one line per metric (its name and unit), the runtime,
+    notes on metrics left out of the verdict, and the verdict."""
+    labels = [m.label for m in cmp.metrics] or list(cmp.summary["metric"])
+    width = max([7, *map(len, labels)])
     print(f"{len(cmp.cases)} paired cases, B = {label_b}, A = {label_a}")
-    print(f"{'metric':<7} {'mean A':>8} {'mean B':>8} {'B-A':>9} {'95% CI':>21} {'max|d|':>8} {'Wilcoxon p':>11}")
-    for r in cmp.summary.itertuples(index=False):
-        print(f"{r.metric:<7} {r.mean_a:8.4f} {r.mean_b:8.4f} {r.mean_diff:+9.5f} "
+    print(f"{'metric':<{width}} {'mean A':>8} {'mean B':>8} {'B-A':>9} {'95% CI':>21} {'max|d|':>8} "
+          f"{'Wilcoxon p':>11}")
+    for label, r in zip(labels, cmp.summary.itertuples(index=False)):
+        print(f"{label:<{width}} {r.mean_a:8.4f} {r.mean_b:8.4f} {r.mean_diff:+9.5f} "
               f"[{r.ci_lo:+.5f}, {r.ci_hi:+.5f}] {r.max_abs_diff:8.5f} {r.p_wilcoxon:11.4g}")
+    for note in cmp.notes:
+        print(f"note: {note}")
     rt = cmp.runtime
     print(f"runtime B/A per case: median {rt['median_ratio']:.3f} (IQR {rt['q25']:.3f}-{rt['q75']:.3f}, "
           f"range {rt['min']:.3f}-{rt['max']:.3f}); total {rt['total_a_s']:.1f} s -> {rt['total_b_s']:.1f} s")

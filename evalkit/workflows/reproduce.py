@@ -4,106 +4,143 @@
 rerun against the stored run, or two different images on the same cases (the
 OpenVINO reference against the PyTorch baseline). It reports
 
-* per case: DSC, NSD and runtime of both sides and their differences;
-* per metric: mean paired difference (B - A) with a seeded bootstrap 95 % interval,
-  a two-sided paired Wilcoxon test (zero differences dropped; p = 1 when all are zero);
+* per case: every scored metric enabled in the run (``[metrics] enabled``, through
+  :mod:`evalkit.metrics.registry`) and the runtime of both sides, and their differences;
+* per metric: mean paired difference (B - A) with a seeded bootstrap 95 % interval
+  (:func:`evalkit.ranking.bootstrap.bootstrap_mean_ci`), a two-sided paired Wilcoxon
+  test (:func:`evalkit.ranking.wilcoxon.paired_wilcoxon`: zero differences dropped;
+  p = 1 when all are zero);
 * runtime: per-case ratio B/A (median, quartiles, min, max);
-* a verdict: "reproduced" when the accuracy intervals lie inside the tolerances of the
-  ``[reproducibility]`` section and the median runtime ratio inside its range.
+* a verdict: "reproduced" when the interval of every metric that has a tolerance in
+  ``[reproducibility]`` lies inside it, the median runtime ratio inside its range and
+  no case changed status. A metric's tolerance is ``tolerances.<NAME>`` or
+  ``<column>_tolerance`` (``dsc_tolerance``, ``nsd_tolerance``); a metric without one
+  is reported but not part of the verdict, and a note says so.
+
+The figure is drawn by :func:`evalkit.report.figures.plot_comparison`.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from scipy.stats import wilcoxon
 
 from evalkit.config import Challenge
+from evalkit.metrics.registry import Metric, enabled_scored
 from evalkit.metrics.results import submission_cases
+from evalkit.ranking.bootstrap import bootstrap_mean_ci
+from evalkit.ranking.wilcoxon import paired_wilcoxon
+from evalkit.report.figures import plot_comparison
 from evalkit.runner.executor import Executor, make_executor
 from evalkit.workflows.runfolder import RunFolder, RunFolderError
 
-ACCURACY = ("dsc", "nsd")
+SUMMARY_COLUMNS = ["metric", "mean_a", "mean_b", "mean_diff", "ci_lo", "ci_hi", "max_abs_diff",
+                   "p_wilcoxon", "tolerance", "within"]
 
 
 def side_table(run: RunFolder, name: str) -> pd.DataFrame:
-    """Case table of one submission: ``case, modality, dsc, nsd, runtime_s, status``.
+    """Case table of one submission: ``case, modality``, one column per scored metric the
+    run computes (``dsc, nsd`` in cvpr24), ``runtime_s``, ``status``.
 
     From :func:`evalkit.metrics.results.submission_cases` (runtime = the runner's
     wall clock, ``RunningTime``); raises ``RunFolderError`` without scores.
     """
-    table = submission_cases(run, name, ["DSC", "NSD", "RunningTime"])
+    metrics = enabled_scored(run.challenge())
+    table = submission_cases(run, name, [m.name for m in metrics] + ["RunningTime"])
     table = table.rename(columns={"wall_s": "runtime_s"})
-    return table[["case", "modality", "dsc", "nsd", "runtime_s", "status"]]
+    return table[["case", "modality", *(m.column for m in metrics), "runtime_s", "status"]]
 
 
-def paired_tables(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    """Inner join on case; columns ``<metric>_a, <metric>_b, <metric>_diff`` and ``runtime_ratio``."""
+def paired_tables(a: pd.DataFrame, b: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Inner join on case; for each metric column ``c`` of ``columns``: ``c_a, c_b,
+    c_diff`` (B - A), and ``runtime_ratio`` (B / A)."""
     both = a.merge(b, on=["case", "modality"], suffixes=("_a", "_b"), how="inner")
     if both.empty:
         raise RunFolderError("the two evaluations share no case: nothing to compare.")
-    for m in ACCURACY:
-        both[f"{m}_diff"] = both[f"{m}_b"] - both[f"{m}_a"]
+    for c in columns:
+        both[f"{c}_diff"] = both[f"{c}_b"] - both[f"{c}_a"]
     both["runtime_ratio"] = both["runtime_s_b"] / both["runtime_s_a"]
     return both
 
 
-def bootstrap_mean_ci(diff: np.ndarray, samples: int, seed: int) -> tuple[float, float]:
-    """Percentile 95 % interval of the mean of ``diff`` (cases resampled with replacement)."""
-    n = len(diff)
-    if n == 0:
-        return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(samples, n))
-    means = diff[idx].mean(axis=1)
-    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+def compared_metrics(challenge: Challenge, a: pd.DataFrame,
+                     b: pd.DataFrame) -> tuple[list[Metric], list[str]]:
+    """The scored metrics enabled in ``challenge`` whose column both case tables have,
+    in registry order, and a note for each enabled one left out."""
+    out, notes = [], []
+    for m in enabled_scored(challenge):
+        if m.column in a.columns and m.column in b.columns:
+            out.append(m)
+        else:
+            notes.append(f"{m.name}: no '{m.column}' column in both case tables: not compared.")
+    return out, notes
 
 
-def paired_wilcoxon(diff: np.ndarray) -> float:
-    """Two-sided paired Wilcoxon p-value (normal approximation, continuity correction,
-    zeros dropped); 1.0 when every difference is zero; NaN with fewer than one pair."""
-    d = diff[np.isfinite(diff)]
-    if len(d) == 0:
-        return float("nan")
-    if np.all(d == 0):
-        return 1.0
-    return float(wilcoxon(d, zero_method="wilcox", correction=True, method="approx").pvalue)
+def tolerance(cfg: dict, metric: Metric) -> float | None:
+    """The ``[reproducibility]`` tolerance of ``metric`` (in its unit): ``tolerances.<name>``,
+    else ``<column>_tolerance``; ``None`` when neither is set."""
+    table = cfg.get("tolerances") or {}
+    if metric.name in table:
+        return float(table[metric.name])
+    key = f"{metric.column}_tolerance"
+    return float(cfg[key]) if key in cfg else None
 
 
 @dataclass
 class Comparison:
     cases: pd.DataFrame      # paired per-case table
-    summary: pd.DataFrame    # metric, mean_a, mean_b, mean_diff, ci_lo, ci_hi, max_abs_diff, p_wilcoxon, tolerance, within
+    summary: pd.DataFrame    # SUMMARY_COLUMNS, one row per compared metric
     runtime: dict[str, float]
     by_modality: pd.DataFrame
     reproduced: bool
     reasons: list[str]
+    metrics: list[Metric] = field(default_factory=list)  # compared metrics, in summary order
+    notes: list[str] = field(default_factory=list)  # metrics left out of the verdict or comparison
+
+
+def metric_summary(both: pd.DataFrame, metric: Metric, cfg: dict) -> tuple[dict, str | None]:
+    """One row of ``Comparison.summary`` for ``metric`` from the paired table, and the
+    reason it fails the verdict (``None`` when it passes or has no tolerance)."""
+    c = metric.column
+    diff = both[f"{c}_diff"].to_numpy(float)
+    lo, hi = bootstrap_mean_ci(diff, cfg["bootstrap_samples"], cfg["seed"])
+    tol = tolerance(cfg, metric)
+    within = None if tol is None else bool(-tol <= lo and hi <= tol)
+    reason = None
+    if within is False:
+        unit = f" {metric.unit}" if metric.unit else ""
+        reason = (f"{metric.name} mean difference 95% CI [{lo:+.4f}, {hi:+.4f}]{unit} "
+                  f"is not inside ±{tol}{unit}")
+    row = {"metric": metric.name, "mean_a": both[f"{c}_a"].mean(), "mean_b": both[f"{c}_b"].mean(),
+           "mean_diff": diff.mean(), "ci_lo": lo, "ci_hi": hi,
+           "max_abs_diff": float(np.abs(diff).max()), "p_wilcoxon": paired_wilcoxon(diff),
+           "tolerance": float("nan") if tol is None else tol, "within": within}
+    return row, reason
 
 
 def compare(a: pd.DataFrame, b: pd.DataFrame, challenge: Challenge) -> Comparison:
-    """Compare two case tables from :func:`side_table` (B relative to A)."""
+    """Compare two case tables from :func:`side_table` (B relative to A).
+
+    Metrics are the scored metrics of ``[metrics] enabled`` (registry order); within
+    = the 95 % bootstrap interval of the mean difference lies inside ±tolerance
+    (``None`` for a metric without a tolerance, which does not enter the verdict)."""
     cfg = challenge.data["reproducibility"]
-    both = paired_tables(a, b)
+    metrics, notes = compared_metrics(challenge, a, b)
+    both = paired_tables(a, b, [m.column for m in metrics])
     rows, reasons = [], []
-    for m in ACCURACY:
-        diff = both[f"{m}_diff"].to_numpy(float)
-        lo, hi = bootstrap_mean_ci(diff, cfg["bootstrap_samples"], cfg["seed"])
-        tol = float(cfg[f"{m}_tolerance"])
-        within = bool(-tol <= lo and hi <= tol)
-        if not within:
-            reasons.append(f"{m.upper()} mean difference 95% CI [{lo:+.4f}, {hi:+.4f}] is not inside ±{tol}")
-        rows.append({"metric": m.upper(), "mean_a": both[f"{m}_a"].mean(), "mean_b": both[f"{m}_b"].mean(),
-                     "mean_diff": diff.mean(), "ci_lo": lo, "ci_hi": hi,
-                     "max_abs_diff": float(np.abs(diff).max()), "p_wilcoxon": paired_wilcoxon(diff),
-                     "tolerance": tol, "within": within})
+    for m in metrics:
+        row, reason = metric_summary(both, m, cfg)
+        rows.append(row)
+        if reason:
+            reasons.append(reason)
+        if row["within"] is None:
+            notes.append(f"{m.name}: no tolerance in [reproducibility] (tolerances.{m.name} or "
+                         f"{m.column}_tolerance): reported, not part of the verdict.")
     ratio = both["runtime_ratio"].to_numpy(float)
     ratio = ratio[np.isfinite(ratio)]
     runtime = {
@@ -121,41 +158,16 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, challenge: Challenge) -> Compariso
     status_changed = both[both["status_a"] != both["status_b"]]
     if len(status_changed):
         reasons.append(f"{len(status_changed)} case(s) changed status, e.g. {status_changed['case'].iloc[0]}")
-    by_mod = both.groupby("modality")[["dsc_a", "dsc_b", "nsd_a", "nsd_b", "runtime_s_a", "runtime_s_b"]].mean()
-    return Comparison(both, pd.DataFrame(rows), runtime, by_mod.reset_index(), not reasons, reasons)
-
-
-def plot_comparison(cmp: Comparison, label_a: str, label_b: str) -> plt.Figure:
-    """Per-modality mean DSC and NSD of both sides, paired bars (like Fig. 4c of the
-    challenge paper), plus per-case runtime ratios."""
-    mods = cmp.by_modality["modality"].tolist()
-    x = np.arange(len(mods))
-    fig, axes = plt.subplots(1, 3, figsize=(min(18, max(10, 1.1 * len(mods) + 4)), 4.6),
-                             gridspec_kw={"width_ratios": [2, 2, 1.2]})
-    for ax, m in zip(axes[:2], ("dsc", "nsd")):
-        ax.bar(x - 0.2, cmp.by_modality[f"{m}_a"], 0.4, label=label_a, color="#4C72B0")
-        ax.bar(x + 0.2, cmp.by_modality[f"{m}_b"], 0.4, label=label_b, color="#DD8452")
-        ax.set_xticks(x, mods, rotation=35, ha="right")
-        ax.set_ylim(0, 1.05)
-        ax.set_ylabel(f"mean {m.upper()}")
-        ax.set_title(f"{m.upper()} per modality")
-        ax.grid(axis="y", alpha=0.3)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, frameon=False)
-    ratios = cmp.cases["runtime_ratio"].replace([np.inf, -np.inf], np.nan).dropna()
-    axes[2].boxplot([ratios.to_numpy()], widths=0.5)
-    axes[2].scatter(np.ones(len(ratios)) + np.random.default_rng(0).uniform(-0.1, 0.1, len(ratios)),
-                    ratios, s=12, alpha=0.7, color="k")
-    axes[2].axhline(1.0, color="grey", lw=0.8, ls="--")
-    axes[2].set_xticks([1], [f"{label_b} / {label_a}"], fontsize=8)
-    axes[2].set_ylabel("runtime ratio per case")
-    axes[2].set_title("runtime")
-    fig.suptitle(("reproduced" if cmp.reproduced else "NOT reproduced") + f": {label_b} vs {label_a}")
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    return fig
+    cols = [f"{m.column}_{side}" for m in metrics for side in ("a", "b")]
+    by_mod = both.groupby("modality")[cols + ["runtime_s_a", "runtime_s_b"]].mean()
+    summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    return Comparison(both, summary, runtime, by_mod.reset_index(), not reasons, reasons,
+                      metrics, notes)
 
 
 def write_comparison(cmp: Comparison, out_dir: Path, label_a: str, label_b: str) -> list[Path]:
+    """Write ``cases.csv``, ``summary.csv``, ``by_modality.csv``, ``verdict.json`` and the
+    figure (``comparison.png`` at 110 dpi, ``comparison.svg``) into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "cases.csv", out_dir / "summary.csv", out_dir / "by_modality.csv",
              out_dir / "verdict.json", out_dir / "comparison.png", out_dir / "comparison.svg"]
@@ -163,11 +175,13 @@ def write_comparison(cmp: Comparison, out_dir: Path, label_a: str, label_b: str)
     cmp.summary.to_csv(paths[1], index=False)
     cmp.by_modality.to_csv(paths[2], index=False)
     paths[3].write_text(json.dumps({"a": label_a, "b": label_b, "reproduced": cmp.reproduced,
-                                    "reasons": cmp.reasons, "runtime": cmp.runtime}, indent=2))
-    fig = plot_comparison(cmp, label_a, label_b)
+                                    "reasons": cmp.reasons, "notes": cmp.notes,
+                                    "runtime": cmp.runtime}, indent=2))
+    title = ("reproduced" if cmp.reproduced else "NOT reproduced") + f": {label_b} vs {label_a}"
+    fig = plot_comparison(cmp.by_modality, cmp.cases["runtime_ratio"], cmp.metrics,
+                          label_a, label_b, title)
     fig.savefig(paths[4], dpi=110)
     fig.savefig(paths[5])
-    plt.close(fig)
     return paths
 
 
