@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from evalkit.config import load_challenge
 from evalkit.metrics.case import CASE_COLUMNS
 from evalkit.metrics.results import ResultsError, results_table, submission_cases
 from evalkit.runfolder import CaseRecord, RunFolder, RunFolderError, latest_by_case, read_journal
@@ -69,6 +70,8 @@ def _submission(run: RunFolder, name: str, rows: list[dict] | None, records: lis
 @pytest.fixture
 def run(tmp_path: Path) -> RunFolder:
     run = RunFolder(tmp_path / "run")
+    run.root.mkdir(parents=True)
+    run.config_path.write_text(load_challenge().to_toml())  # side_table reads the run's metrics
     # "zeta" is created first: submissions() order is creation order, not names.
     _submission(run, "zeta", [
         _row("2DBox_Microscopy_0001", "Microscopy", 2, 0.912345678, 0.81234567),

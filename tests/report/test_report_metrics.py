@@ -22,7 +22,8 @@ from evalkit.report import build_report
 from evalkit.report.tables import format_leaderboard
 
 EXTRA = Metric("XD95", "xd95", "smaller", float("inf"), unit="mm", optional=True,
-               title="a test distance")
+               title="a test distance", instance="evalkit.metrics.distances:hd95",
+               case="evalkit.metrics.case:case_mean")
 
 
 @pytest.fixture

@@ -96,7 +96,8 @@ def test_a_metric_without_tolerance_is_reported_not_judged(capsys, tmp_path):
 def test_an_enabled_metric_with_a_unit_is_compared_and_printed_with_it(
     monkeypatch, capsys, tmp_path
 ):
-    extra = Metric("XD95", "xd95", "smaller", float("inf"), unit="mm", optional=True)
+    extra = Metric("XD95", "xd95", "smaller", float("inf"), unit="mm", optional=True,
+                   instance="evalkit.metrics.distances:hd95", case="evalkit.metrics.case:case_mean")
     monkeypatch.setitem(registry.REGISTRY, extra.name, extra)
     data = copy.deepcopy(load_challenge().data)
     data["metrics"]["enabled"] = ["DSC", "NSD", "XD95"]
@@ -119,7 +120,8 @@ def test_an_enabled_metric_with_a_unit_is_compared_and_printed_with_it(
 
 
 def test_an_enabled_metric_missing_from_the_tables_is_a_note(monkeypatch):
-    extra = Metric("XD95", "xd95", "smaller", float("inf"), unit="mm", optional=True)
+    extra = Metric("XD95", "xd95", "smaller", float("inf"), unit="mm", optional=True,
+                   instance="evalkit.metrics.distances:hd95", case="evalkit.metrics.case:case_mean")
     monkeypatch.setitem(registry.REGISTRY, extra.name, extra)
     data = copy.deepcopy(load_challenge().data)
     data["metrics"]["enabled"] = ["DSC", "NSD", "XD95"]
