@@ -35,7 +35,7 @@ class ConfigError(EvalkitError, ValueError):
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2,
           "g": 1024**3, "gb": 1024**3, "t": 1024**4, "tb": 1024**4}
-SIZE_WORDS = "a size like '8g' or '256m' (units b, k, m, g, t; binary) or a byte count"
+SIZE_WORDS = "a size like '8g' or '256m', or a byte count"
 
 
 def parse_size(value: int | str) -> int:
@@ -86,6 +86,11 @@ class Spec:
     hint: Callable[[Any], str] | None = None
     entries: Spec | None = None
 
+    @property
+    def required(self) -> bool:
+        """True when the key has no default (the bundled file must give it)."""
+        return self.default is _REQUIRED
+
     def optional(self, default: Any) -> Spec:
         return Spec(self.expected, self.ok, self.unit, default, self.hint, self.entries)
 
@@ -108,11 +113,23 @@ def _bounds_words(lo: Any, hi: Any, lo_open: bool = False, hi_open: bool = False
     return ""
 
 
+def _unquote_hint(v: Any) -> str:
+    """A number written as a string: say to drop the quotes."""
+    if isinstance(v, str):
+        try:
+            float(v)
+        except ValueError:
+            return ""
+        return f"Write it without quotes: {v.strip()}."
+    return ""
+
+
 def integer(lo: int | None = None, hi: int | None = None, unit: str = "") -> Spec:
     return Spec(
         f"an integer{_bounds_words(lo, hi)}",
         lambda v: _is_int(v) and (lo is None or v >= lo) and (hi is None or v <= hi),
         unit,
+        hint=_unquote_hint,
     )
 
 
@@ -133,7 +150,7 @@ def number(
             return False
         return hi is None or (v < hi if hi_open else v <= hi)
 
-    return Spec(f"a number{_bounds_words(lo, hi, lo_open, hi_open)}", ok, unit)
+    return Spec(f"a number{_bounds_words(lo, hi, lo_open, hi_open)}", ok, unit, hint=_unquote_hint)
 
 
 def boolean() -> Spec:
@@ -166,7 +183,7 @@ def size(lo: int, hi: int) -> Spec:
         try:
             n = parse_size(v)
         except ValueError:
-            return "Write a number with a unit: b, k, m, g or t (e.g. '8g')."
+            return "Units: b, k, m, g or t (binary: 1k = 1024)."
         return f"{v!r} is {n} bytes."
 
     return Spec(f"{SIZE_WORDS}, from {_size_text(lo)} to {_size_text(hi)}", ok, hint=hint)
@@ -289,7 +306,7 @@ FREE_TABLES = frozenset(k for k, s in SCHEMA.items() if s.entries is not None)
 def with_defaults(data: dict[str, Any]) -> dict[str, Any]:
     """``data`` with every optional key the schema knows filled in (in place)."""
     for path, spec in SCHEMA.items():
-        if spec.default is _REQUIRED:
+        if spec.required:
             continue
         *sections, key = path.split(".")
         node = data
