@@ -21,7 +21,7 @@ import difflib
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from evalkit.errors import EvalkitError
@@ -92,7 +92,8 @@ class Spec:
         return self.default is _REQUIRED
 
     def optional(self, default: Any) -> Spec:
-        return Spec(self.expected, self.ok, self.unit, default, self.hint, self.entries)
+        """This spec for a key that may be absent; ``default`` fills it in."""
+        return replace(self, default=default)
 
 
 def _is_number(v: Any) -> bool:
@@ -240,7 +241,7 @@ EXECUTOR_KINDS = ("docker",)
 PROTOCOL_KINDS = ("single",)
 NETWORK_MODES = ("none", "bridge", "host")
 
-KIB, MIB, GIB, TIB = 1024, 1024**2, 1024**3, 1024**4
+MIB, GIB, TIB = 1024**2, 1024**3, 1024**4
 
 _missing_one = either(choice(*MISSING_WORDS), number())
 _missing_table = table(_missing_one, nonempty=True, keys="metric")
@@ -286,8 +287,8 @@ SCHEMA: dict[str, Spec] = {
     "runner.timeout_s": number(0, 7 * 86400, lo_open=True, unit="s"),
     "runner.network": choice(*NETWORK_MODES),
     "runner.tmpfs_tmp": size(MIB, TIB),
-    "runner.outputs_cap_bytes": size(KIB, TIB),
-    "runner.log_tail_bytes": size(KIB, GIB),
+    "runner.outputs_cap_bytes": size(1, TIB),
+    "runner.log_tail_bytes": size(1, GIB),
     "runner.parallel_cases": integer(1, 256, unit="cases"),
     "runner.base_image": text(),
     "reproducibility.dsc_tolerance": number(0, 1),

@@ -206,3 +206,12 @@ def test_sizes_parse_in_config_and_the_runner_uses_the_same_parser(text, n):
     assert parse_size(text) == n == parse_bytes(text)
     runner = dict(load_challenge().runner, memory=text if n >= 6 << 20 else "6m")
     assert RunnerLimits.from_config(runner).memory_bytes == max(n, 6 << 20)
+
+
+def test_small_limits_of_the_runner_tests_load(tmp_path):
+    """The tight limits the runner and workflow tests use stay valid."""
+    c = load_challenge(write(tmp_path, (
+        '[runner]\nmemory = "200m"\ncpus = 0.5\npids_limit = 64\ntimeout_s = 3\n'
+        'tmpfs_tmp = "16m"\noutputs_cap_bytes = 8388608\nlog_tail_bytes = 32\nparallel_cases = 2\n'
+        'command = ["sh", "-c", "exit 0"]\n[ranking]\nbootstrap_samples = 200\n'), "small.toml"))
+    assert c.runner["log_tail_bytes"] == 32
