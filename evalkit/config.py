@@ -3,12 +3,16 @@
 The bundled ``cvpr24`` file (``evalkit/configs/cvpr24.toml``) reproduces the CVPR 2024
 evaluation. A user file only needs the keys it changes: it is merged over the
 bundled defaults, table by table, and unknown keys are an error (a typo must not
-silently fall back to a default).
+silently fall back to a default). Every value is then checked once, here, against
+the schema of :mod:`evalkit.config_schema` (type, range, unit, and settings that
+would have no effect in the chosen scheme), so that a bad value fails at load with
+one :class:`ConfigError` naming the file and key, before any image is taken in.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -17,13 +21,11 @@ from typing import Any
 
 import tomli_w
 
-from evalkit.errors import EvalkitError
+from evalkit.config_schema import FREE_TABLES, ConfigError, check, parse_size, with_defaults
+
+__all__ = ["BUNDLED", "Challenge", "ConfigError", "load_challenge", "parse_size"]
 
 BUNDLED = {"cvpr24": "cvpr24.toml"}
-
-
-class ConfigError(EvalkitError, ValueError):
-    """A challenge file that cannot be used; the message names the file and key."""
 
 
 @dataclass(frozen=True)
@@ -73,66 +75,58 @@ class Challenge:
 
 def _read_bundled(name: str) -> dict[str, Any]:
     text = resources.files("evalkit.configs").joinpath(BUNDLED[name]).read_text()
-    return tomllib.loads(text)
+    return with_defaults(tomllib.loads(text))
 
 
-def _merge(base: dict[str, Any], override: dict[str, Any], where: str, source: str) -> dict:
+def _merge(
+    base: dict[str, Any], override: dict[str, Any], where: str, source: str, seen: set[str]
+) -> dict:
     out = copy.deepcopy(base)
     for key, value in override.items():
         path = f"{where}.{key}" if where else key
         if key not in base:
+            close = difflib.get_close_matches(key, list(base), n=1)
+            fix = f"Did you mean '{close[0]}'?" if close else "Fix the spelling or remove the key."
             raise ConfigError(
-                f"{source}: unknown key '{path}'. Known keys here: {sorted(base)}. "
-                "Fix the spelling or remove the key."
+                f"{source}: unknown key '{path}'. Known keys here: {sorted(base)}. {fix}"
             )
         # Free-form tables (maps whose keys are data, not settings) are replaced whole.
-        if isinstance(base[key], dict) and isinstance(value, dict) and path not in _FREE_TABLES:
-            out[key] = _merge(base[key], value, path, source)
+        if isinstance(base[key], dict) and isinstance(value, dict) and path not in FREE_TABLES:
+            out[key] = _merge(base[key], value, path, source, seen)
         else:
             out[key] = value
+            seen.add(path)
     return out
 
 
-_FREE_TABLES = {
-    "ranking.metrics",
-    "ranking.task_weights",
-    "challenge.modality_aliases",
-    "reproducibility.tolerances",
-}
-
-
 def load_challenge(path: str | Path | None = None) -> Challenge:
-    """Load a challenge file merged over the bundled CVPR24 defaults.
+    """Load a challenge file merged over the bundled CVPR24 defaults, and check it.
 
     ``path`` may be ``None`` or ``"cvpr24"`` (the bundled file) or a TOML file path.
-    Raises :class:`ConfigError` naming the file and key for unreadable files and
-    unknown keys.
+    Every key is checked against :data:`evalkit.config_schema.SCHEMA` (type, range,
+    unit) and the cross-key :data:`~evalkit.config_schema.RULES` here, once; optional
+    sections missing from the file get their defaults (``[executor] kind = "docker"``,
+    ``[protocol] kind = "single"``, ``[metrics] enabled = ["DSC", "NSD"]``).
+    Raises one :class:`ConfigError` naming the file, the key, the expected and the
+    found value for unreadable files, unknown keys and bad values.
     """
     base = _read_bundled("cvpr24")
     if path is None or str(path) in BUNDLED:
-        return Challenge(base, f"bundled:{path or 'cvpr24'}")
+        source = f"bundled:{path or 'cvpr24'}"
+        check(base, source)
+        return Challenge(base, source)
     p = Path(path)
     try:
         override = tomllib.loads(p.read_text())
     except FileNotFoundError:
         raise ConfigError(f"{p}: challenge file not found.") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{p}: is a folder, not a challenge file.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not a text file (TOML must be UTF-8).") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
-    merged = _merge(base, override, "", str(p))
-    _check(merged, str(p))
+    seen: set[str] = set()
+    merged = _merge(base, override, "", str(p), seen)
+    check(merged, str(p), frozenset(seen))
     return Challenge(merged, str(p))
-
-
-def _check(data: dict[str, Any], source: str) -> None:
-    for section, known in (("executor", ("docker",)), ("protocol", ("single",))):
-        kind = data.get(section, {}).get("kind")
-        if kind not in known:
-            raise ConfigError(f"{source}: {section}.kind must be one of {list(known)}, found {kind!r}.")
-    mode = data["metrics"]["mode"]
-    if mode not in ("official", "strict"):
-        raise ConfigError(f"{source}: metrics.mode must be 'official' or 'strict', found {mode!r}.")
-    for metric, direction in data["ranking"]["metrics"].items():
-        if direction not in ("larger", "smaller"):
-            raise ConfigError(
-                f"{source}: ranking.metrics.{metric} must be 'larger' or 'smaller', found {direction!r}."
-            )

@@ -4,7 +4,8 @@ bootstrap stability. The public entry points are :func:`rank_results`,
 table (``task, case, algorithm, metric, value``) and the ``[ranking]`` section of
 the challenge file (``load_challenge().ranking``) and return tables.
 
-Missing values: rank-then-aggregate always uses challengeR's worst-rank rule.
+Missing values: rank-then-aggregate uses challengeR's worst-rank rule, or replaces
+them by ``ranking.missing_value`` before ranking when that is a number.
 aggregate-then-rank and test-then-rank need ``ranking.missing_value`` to be a
 number (fill) or ``"drop"`` when anything is missing (an error otherwise). The
 significance tables use the fill value when one is configured, otherwise the cases
@@ -39,6 +40,7 @@ from evalkit.ranking.schemas import conform
 from evalkit.ranking.schemes import (
     aggregate_then_rank,
     apply_missing_policy,
+    fill_before_ranking,
     rank_then_aggregate,
     test_then_rank,
     weighted_aggregate,
@@ -113,6 +115,7 @@ def analyse(results: pd.DataFrame, ranking_config: Mapping[str, Any] | RankingSe
     s = parse_settings(ranking_config)
     cube = prepare_results(results, dict(s.metrics))
     weights = _weights(cube, s)
+    rng = s.tie_rng(0)  # None unless ties = "random"
     runs: list[TaskRun] = []
     for ti, t in enumerate(cube.tasks):
         for m, metric in enumerate(t.metrics):
@@ -120,7 +123,8 @@ def analyse(results: pd.DataFrame, ranking_config: Mapping[str, Any] | RankingSe
             lb = s.larger_better(metric)
             x = t.values[m]
             policy = s.missing_policy(metric)
-            parts = rank_parts(x, larger_better=lb, ties=s.ties)
+            ranked = fill_before_ranking(x, policy) if s.scheme == "rank-then-aggregate" else x
+            parts = rank_parts(ranked, larger_better=lb, ties=s.ties, rng=rng)
             case_ranks = parts[0] + parts[1]
             psr = PairedSignedRanks(_significance_values(x, policy))
             p_raw, n_pairs = psr.pvalues(larger_better=lb)
@@ -128,15 +132,15 @@ def analyse(results: pd.DataFrame, ranking_config: Mapping[str, Any] | RankingSe
             significant = p_holm <= s.alpha
             scheme_values = x
             if s.scheme == "rank-then-aggregate":
-                score, rank = rank_then_aggregate(case_ranks, s.ties)
+                score, rank = rank_then_aggregate(case_ranks, s.ties, s.aggregate, rng)
             else:
                 scheme_values = apply_missing_policy(x, policy, where=where, scheme=s.scheme)
                 if s.scheme == "aggregate-then-rank":
                     score, rank = aggregate_then_rank(
-                        scheme_values, how=s.aggregate, larger_better=lb, ties=s.ties
+                        scheme_values, how=s.aggregate, larger_better=lb, ties=s.ties, rng=rng
                     )
                 else:
-                    score, rank = test_then_rank(significant, s.ties)
+                    score, rank = test_then_rank(significant, s.ties, rng)
             runs.append(
                 TaskRun(
                     task=t.task,
@@ -168,16 +172,23 @@ def analyse(results: pd.DataFrame, ranking_config: Mapping[str, Any] | RankingSe
 # ----------------------------------------------------------------------------- bootstrap
 
 
-def bootstrap_task_ranks(run: TaskRun, counts: np.ndarray, s: RankingSettings) -> np.ndarray:
-    """Task ranks ``(B, K)`` of ``run`` recomputed on each row of ``counts`` ``(B, n)``."""
+def bootstrap_task_ranks(
+    run: TaskRun, counts: np.ndarray, s: RankingSettings, rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """Task ranks ``(B, K)`` of ``run`` recomputed on each row of ``counts`` ``(B, n)``.
+    ``rng`` breaks ties under ``ties = "random"`` (default: ``s.tie_rng(1)``)."""
     c = counts.astype(float)
+    rng = rng if rng is not None else s.tie_rng(1)
     if s.scheme == "rank-then-aggregate":
         a, k = run.parts
+        if s.aggregate == "median":
+            agg = weighted_aggregate(run.case_ranks, c, "median")
+            return rank_rows(agg, larger_better=False, ties=s.ties, rng=rng)
         sums = (c * c) @ a + c @ k if s.challenger_compat else c @ (a + k)
-        return rank_rows(sums, larger_better=False, ties=s.ties)
+        return rank_rows(sums, larger_better=False, ties=s.ties, rng=rng)
     if s.scheme == "aggregate-then-rank":
         agg = weighted_aggregate(run.scheme_values, c, s.aggregate)
-        return rank_rows(agg, larger_better=run.larger_better, ties=s.ties)
+        return rank_rows(agg, larger_better=run.larger_better, ties=s.ties, rng=rng)
     # the significance values equal the scheme values here: filled with the configured
     # number, or raw ("drop": the cases both algorithms have)
     psr = run.signed_ranks
@@ -185,7 +196,7 @@ def bootstrap_task_ranks(run: TaskRun, counts: np.ndarray, s: RankingSettings) -
     for b in range(c.shape[0]):
         w = (c[b] > 0).astype(float) if s.challenger_compat else c[b]
         p, _ = psr.pvalues(larger_better=run.larger_better, weights=w)
-        out[b] = test_then_rank(holm(p) <= s.alpha, s.ties)[1]
+        out[b] = test_then_rank(holm(p) <= s.alpha, s.ties, rng)[1]
     return out
 
 
@@ -203,6 +214,7 @@ def bootstrap_arrays(analysis: Analysis, *, progress: bool = False) -> Bootstrap
     if b < 1:
         raise ValueError("bootstrap_samples must be >= 1 to bootstrap.")
     rng = np.random.default_rng(s.seed)
+    tie_rng = s.tie_rng(1)
     task_ranks: list[np.ndarray] = []
     counts = None
     current = -1
@@ -212,7 +224,7 @@ def bootstrap_arrays(analysis: Analysis, *, progress: bool = False) -> Bootstrap
         if run.task_index != current:  # runs are grouped by task: one draw per task
             current = run.task_index
             counts = draw_counts(rng, len(run.cases), b)
-        task_ranks.append(bootstrap_task_ranks(run, counts, s))
+        task_ranks.append(bootstrap_task_ranks(run, counts, s, tie_rng))
     _, final = euclidean_consensus(np.stack(task_ranks, axis=1), analysis.weights)
     tau = [kendall_tau_b(tr, run.rank) for tr, run in zip(task_ranks, analysis.runs)]
     return BootstrapArrays(task_ranks, final, tau)

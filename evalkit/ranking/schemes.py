@@ -36,10 +36,35 @@ def apply_missing_policy(
     return np.where(np.isnan(values), policy, values)
 
 
-def rank_then_aggregate(case_ranks: np.ndarray, ties: str) -> tuple[np.ndarray, np.ndarray]:
-    """Mean of per-case ranks ``(n, K)`` per algorithm, then ranked (smaller better)."""
-    score = case_ranks.mean(axis=0)
-    return score, rank_rows(score, larger_better=False, ties=ties)
+def fill_before_ranking(values: np.ndarray, policy: float | str) -> np.ndarray:
+    """rank-then-aggregate's missing-value policy: a number replaces every NaN before
+    the per-case ranking (challengeR's ``as.challenge(na.treat = x)``);
+    ``"worst-rank"`` keeps NaN, which the ranking puts last (``rankNA2``)."""
+    if isinstance(policy, str):
+        if policy != "worst-rank":
+            raise ValueError(
+                f"rank-then-aggregate takes 'worst-rank' or a number, found {policy!r}."
+            )
+        return values
+    return np.where(np.isnan(values), policy, values)
+
+
+def rank_then_aggregate(
+    case_ranks: np.ndarray,
+    ties: str,
+    how: str = "mean",
+    rng: np.random.Generator | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (challengeR's ``rankThenAggregate(FUN = mean)``) or median (``FUN =
+    median``) of the per-case ranks ``(n, K)`` per algorithm, then ranked (smaller
+    better) with the same tie method. Returns ``(score, rank)``, each ``(K,)``."""
+    if how == "mean":
+        score = case_ranks.mean(axis=0)
+    elif how == "median":
+        score = np.median(case_ranks, axis=0)
+    else:
+        raise ValueError(f"aggregate must be 'mean' or 'median', found {how!r}.")
+    return score, rank_rows(score, larger_better=False, ties=ties, rng=rng)
 
 
 def aggregate_values(values: np.ndarray, how: str) -> np.ndarray:
@@ -60,20 +85,27 @@ def aggregate_values(values: np.ndarray, how: str) -> np.ndarray:
 
 
 def aggregate_then_rank(
-    values: np.ndarray, *, how: str, larger_better: bool, ties: str
+    values: np.ndarray,
+    *,
+    how: str,
+    larger_better: bool,
+    ties: str,
+    rng: np.random.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Aggregate per algorithm, then rank in the metric's direction. An algorithm
     with no value at all (policy "drop") has a NaN aggregate and takes the worst rank."""
     score = aggregate_values(values, how)
-    return score, rank_rows(score, larger_better=larger_better, ties=ties)
+    return score, rank_rows(score, larger_better=larger_better, ties=ties, rng=rng)
 
 
-def test_then_rank(significant: np.ndarray, ties: str) -> tuple[np.ndarray, np.ndarray]:
+def test_then_rank(
+    significant: np.ndarray, ties: str, rng: np.random.Generator | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Share of the other K-1 algorithms each one beats significantly
     (``significant[i, j]``: i significantly superior to j), ranked larger-better."""
     k = significant.shape[-1]
     score = np.nan_to_num(significant.astype(float)).sum(axis=-1) / (k - 1)
-    return score, rank_rows(score, larger_better=True, ties=ties)
+    return score, rank_rows(score, larger_better=True, ties=ties, rng=rng)
 
 
 def weighted_aggregate(values: np.ndarray, counts: np.ndarray, how: str) -> np.ndarray:

@@ -5,9 +5,19 @@ Keys (see ``evalkit/configs/cvpr24.toml``): ``scheme``, ``aggregate``,
 ``seed``, ``challenger_compat``, ``metrics`` (name -> "larger" | "smaller"),
 ``task_weights`` ("<task>/<metric>" -> weight).
 
-``missing_value`` is ``"worst-rank"`` (challengeR's ``rankNA2``, the only policy
-rank-then-aggregate uses), ``"drop"`` (ignore missing values), a number that
-replaces every missing value, or a table metric -> number | "drop".
+``missing_value`` is ``"worst-rank"`` (challengeR's ``rankNA2``), ``"drop"``
+(ignore missing values; not under rank-then-aggregate), a number that replaces
+every missing value (under rank-then-aggregate before the per-case ranking, as
+challengeR's ``as.challenge(na.treat = x)``), or a table metric -> one of those.
+
+``aggregate`` applies to aggregate-then-rank (of the values) and to
+rank-then-aggregate (of the per-case ranks: challengeR's ``rankThenAggregate(FUN =
+median)``); under test-then-rank only the default ``"mean"`` is accepted, because
+it would do nothing. ``ties`` is any method of R's ``rank``; ``"random"`` draws
+from a generator seeded by ``seed`` (:meth:`RankingSettings.tie_rng`).
+
+The same checks run when the challenge file loads (:mod:`evalkit.config_schema`);
+these are for mappings built by hand.
 """
 
 from __future__ import annotations
@@ -17,14 +27,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from evalkit.errors import EvalkitError
+import numpy as np
 
-SCHEMES = ("rank-then-aggregate", "aggregate-then-rank", "test-then-rank")
-AGGREGATES = ("mean", "median")
-CONSENSUS = ("euclidean",)
+from evalkit.config_schema import (
+    RANKING_AGGREGATES,
+    RANKING_CONSENSUS,
+    RANKING_SCHEMES,
+    RANKING_TIES,
+    ConfigError,
+    ranking_conflict,
+)
+
+SCHEMES = RANKING_SCHEMES
+AGGREGATES = RANKING_AGGREGATES
+CONSENSUS = RANKING_CONSENSUS
+TIES = RANKING_TIES
 
 
-class RankingConfigError(EvalkitError, ValueError):
+class RankingConfigError(ConfigError):
     """An unusable ``[ranking]`` setting; the message names the key and the value."""
 
 
@@ -41,6 +61,14 @@ class RankingSettings:
     challenger_compat: bool = False
     metrics: Mapping[str, str] = field(default_factory=dict)
     task_weights: Mapping[str, float] = field(default_factory=dict)
+
+    def tie_rng(self, stream: int = 0) -> np.random.Generator | None:
+        """The generator of ``ties = "random"`` (``None`` for the other methods), seeded
+        by ``(seed, 1, stream)`` so that it never shares a stream with the bootstrap's
+        ``default_rng(seed)``; ``stream`` tells apart uses (full data, bootstrap)."""
+        if self.ties != "random":
+            return None
+        return np.random.default_rng([self.seed, 1, stream])
 
     def larger_better(self, metric: str) -> bool:
         return self.metrics[metric] == "larger"
@@ -109,8 +137,8 @@ def parse_settings(ranking_config: Mapping[str, Any] | RankingSettings) -> Ranki
         raise bad("scheme", f"one of {SCHEMES}")
     if s.aggregate not in AGGREGATES:
         raise bad("aggregate", f"one of {AGGREGATES}")
-    if s.ties not in ("min", "average"):
-        raise bad("ties", "'min' or 'average'")
+    if s.ties not in TIES:
+        raise bad("ties", f"one of {TIES}")
     if s.consensus not in CONSENSUS:
         raise bad("consensus", f"one of {CONSENSUS}")
     if isinstance(s.alpha, bool) or not isinstance(s.alpha, (int, float)) or not 0 < s.alpha < 1:
@@ -146,4 +174,7 @@ def parse_settings(ranking_config: Mapping[str, Any] | RankingSettings) -> Ranki
             raise RankingConfigError(
                 f"ranking.task_weights.{key} must be a finite number >= 0, found {w!r}."
             )
+    conflict = ranking_conflict(s.as_dict())
+    if conflict:
+        raise RankingConfigError(f"ranking.{conflict[0]}: {conflict[1]}")
     return s

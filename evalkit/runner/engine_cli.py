@@ -16,9 +16,10 @@ def run(args: argparse.Namespace) -> int:
     from evalkit.config import load_challenge
     from evalkit.runner.engine import EngineError, base_image_ref, ensure_engine
 
+    base_image = load_challenge(args.config).runner["base_image"]  # a bad file fails first
     try:
         client = ensure_engine()
-        ref = base_image_ref(client, load_challenge(args.config).runner["base_image"])
+        ref = base_image_ref(client, base_image)
     except EngineError as exc:
         print(f"evalkit engine: {exc}", file=sys.stderr)
         return 1

@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
-_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2,
-          "g": 1024**3, "gb": 1024**3, "t": 1024**4, "tb": 1024**4}
+from evalkit.config import ConfigError, parse_size
 
 
 def parse_bytes(value: int | str, key: str = "size") -> int:
-    """``8g`` / ``256m`` / ``1073741824`` -> bytes (binary units, like docker's ``-m``)."""
-    if isinstance(value, bool):
-        raise ValueError(  # noqa: TRY004 - a config value, reported like the others
-            f"[runner] {key}: expected a size like '8g' or an integer, found {value!r}")
-    if isinstance(value, int):
-        if value <= 0:
-            raise ValueError(f"[runner] {key}: expected a positive size, found {value}")
-        return value
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(value))
-    if not m or m.group(2).lower() not in _UNITS:
-        raise ValueError(f"[runner] {key}: expected a size like '8g' or an integer, found {value!r}")
-    n = int(float(m.group(1)) * _UNITS[m.group(2).lower()])
-    if n <= 0:
-        raise ValueError(f"[runner] {key}: expected a positive size, found {value!r}")
-    return n
+    """``8g`` / ``256m`` / ``1073741824`` -> bytes (binary units, like docker's ``-m``).
+
+    The parser is :func:`evalkit.config.parse_size`, which also checks every size of
+    the challenge file at load; this wrapper names the ``[runner]`` key in the error
+    (a :class:`ConfigError`, which is a ``ValueError``).
+    """
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise ConfigError(f"[runner] {key}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -47,16 +40,16 @@ class RunnerLimits:
     def from_config(cls, runner: dict[str, Any]) -> RunnerLimits:
         cmd = runner["command"]
         if isinstance(cmd, str) or not cmd or not all(isinstance(c, str) for c in cmd):
-            raise ValueError(f"[runner] command: expected a list of strings, found {cmd!r}")
+            raise ConfigError(f"[runner] command: expected a list of strings, found {cmd!r}")
         cpus = float(runner["cpus"])
         if cpus <= 0:
-            raise ValueError(f"[runner] cpus: expected > 0, found {cpus}")
+            raise ConfigError(f"[runner] cpus: expected > 0, found {cpus}")
         timeout = float(runner["timeout_s"])
         if timeout <= 0:
-            raise ValueError(f"[runner] timeout_s: expected > 0, found {timeout}")
+            raise ConfigError(f"[runner] timeout_s: expected > 0, found {timeout}")
         pids = int(runner["pids_limit"])
         if pids <= 0:
-            raise ValueError(f"[runner] pids_limit: expected > 0, found {pids}")
+            raise ConfigError(f"[runner] pids_limit: expected > 0, found {pids}")
         return cls(
             command=tuple(cmd),
             memory_bytes=parse_bytes(runner["memory"], "memory"),

@@ -88,7 +88,7 @@ def test_bundled_config_selects_docker_and_single(tmp_path):
 def test_unknown_kind_is_a_config_error_naming_file_and_key(section, factory, tmp_path):
     path = tmp_path / "c.toml"
     path.write_text(f'[{section}]\nkind = "dask"\n')
-    with pytest.raises(ConfigError, match=rf"c\.toml: {section}\.kind .*'dask'"):
+    with pytest.raises(ConfigError, match=rf"c\.toml: {section}\.kind:? .*'dask'"):
         load_challenge(path)
     # a Challenge built around the loader is refused by the factory too
     with pytest.raises(ConfigError, match=rf"test:{section}: {section}\.kind .*'dask'"):
@@ -219,3 +219,13 @@ def test_no_module_outside_the_runner_imports_docker():
     assert offenders == []
     assert _imports_docker(ast.parse((EVALKIT / "runner" / "executor.py").read_text()))  # the scan sees it
     assert not _imports_docker(ast.parse((EVALKIT / "runner" / "run.py").read_text()))
+
+
+def test_the_schema_knows_exactly_the_registered_kinds():
+    """Adding an executor or protocol means one line in its registry and one in the schema."""
+    from evalkit.config_schema import EXECUTOR_KINDS, PROTOCOL_KINDS
+    from evalkit.runner.executor import EXECUTORS
+    from evalkit.runner.protocols import PROTOCOLS
+
+    assert set(EXECUTOR_KINDS) == set(EXECUTORS)
+    assert set(PROTOCOL_KINDS) == set(PROTOCOLS)
