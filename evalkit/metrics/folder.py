@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import stat
-import sys
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -27,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from tqdm import tqdm
 
 from evalkit.metrics import registry
 from evalkit.metrics.case import DEFAULT_METRICS, case_columns, instance_table_columns
 from evalkit.metrics.registry import Metric
 from evalkit.metrics.scoring import CaseResult, score_case
 from evalkit.metrics.settings import MetricSettings
+from evalkit.progress import progress as progress_bar
 from evalkit.provenance import CORE_PACKAGES, versions
 from evalkit.runfolder import latest_by_case, read_journal
 
@@ -97,7 +96,7 @@ def score_folder(
     kwargs = {"limits": dict(limits) if limits else None,
               "aliases": dict(aliases) if aliases is not None else None}
     results: dict[str, CaseResult] = {}
-    bar = tqdm(total=len(jobs), desc="score", unit="case", file=sys.stderr, disable=not progress)
+    bar = progress_bar(total=len(jobs), desc="score", unit="case", enabled=progress, lines="end")
     try:
         if workers == 1:
             for _, case, gt_path, pred_path, status, reason in jobs:

@@ -22,15 +22,14 @@ ranked together under one case id), and test-then-rank tests each drawn case onc
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
+from evalkit.progress import progress as progress_bar
 from evalkit.provenance import versions
 from evalkit.ranking import schemas
 from evalkit.ranking.bootstrap import draw_counts
@@ -218,9 +217,7 @@ def bootstrap_arrays(analysis: Analysis, *, progress: bool = False) -> Bootstrap
     task_ranks: list[np.ndarray] = []
     counts = None
     current = -1
-    for run in tqdm(
-        analysis.runs, desc="bootstrap", unit="task", disable=not progress, file=sys.stderr
-    ):
+    for run in progress_bar(analysis.runs, desc="bootstrap", unit="task", enabled=progress, lines="end"):
         if run.task_index != current:  # runs are grouped by task: one draw per task
             current = run.task_index
             counts = draw_counts(rng, len(run.cases), b)

@@ -88,6 +88,19 @@ def _last_line(text: str) -> str:
     return ""
 
 
+class HarnessIntegrityError(RuntimeError):
+    """The harness's own files of a case changed under a running container."""
+
+
+def _file_id(path: Path) -> tuple[int, int, int, int] | None:
+    """(device, inode, size, mtime ns) of ``path``, ``None`` when it is gone."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def clean_workdir(work: Path) -> None:
     """Remove a case work folder, unmounting a leftover capped outputs mount first."""
     outputs = work / "outputs"
@@ -187,6 +200,7 @@ def run_case(
         staged = inputs / f"{job.name}.npz"
         shutil.copyfile(job.input_path, staged, follow_symlinks=True)
         os.chmod(staged, 0o644)
+        staged_id = _file_id(staged)
         outputs = capped_folder(work / "outputs", limits.outputs_cap_bytes)
         if not outputs.enforced:
             notes.append("outputs cap checked after exit only (no privilege to mount a capped folder)")
@@ -223,6 +237,12 @@ def run_case(
         t1 = time.monotonic()
         rec.finished_at = utc_now()
         rec.wall_s = t1 - t0
+        if _file_id(staged) != staged_id or not outputs.path.is_dir():
+            # Nothing the image can do reaches these host paths (inputs are read-only): the
+            # harness side lost them, so no participant status may be given for this run.
+            raise HarnessIntegrityError(
+                f"the staged input {staged} or the outputs folder changed or vanished while the "
+                "container ran (another process cleaning this submission folder?)")
 
         container.reload()
         state = container.attrs.get("State", {})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -10,9 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from evalkit.config import Challenge, load_challenge
+from evalkit.progress import progress as progress_bar
 from evalkit.runfolder import RunFolder, check_name
 from evalkit.runfolder.journal import (
     CaseRecord,
@@ -21,6 +19,7 @@ from evalkit.runfolder.journal import (
     read_journal,
     runs_by_case,
 )
+from evalkit.runfolder.lock import folder_lock
 from evalkit.runner.execute import CaseJob, utc_now
 from evalkit.runner.executor import Executor, RunJob
 from evalkit.runner.intake import ImageRecord
@@ -65,6 +64,7 @@ def run_submission(
     executor: Executor,
     protocol: Protocol | None = None,
     progress: bool = True,
+    wait: bool = False,
 ) -> list[CaseRecord]:
     """Run ``image`` on every case; return the latest record of each case, in case order.
 
@@ -79,6 +79,9 @@ def run_submission(
     other than ``harness_error`` are skipped (and their records returned);
     ``harness_error`` cases are retried with ``attempt`` + 1.
     A journal written for another image ID raises ``ValueError`` (no mixing).
+    The submission folder is locked for the whole run (:func:`evalkit.runfolder.lock.folder_lock`):
+    a second process on it gets :class:`~evalkit.runfolder.lock.FolderBusyError` naming the
+    holder, or with ``wait`` queues behind it.
     ``on_case_done`` is called in the calling process after each newly run case
     (from a worker thread when ``parallel_cases`` > 1).
     """
@@ -88,14 +91,15 @@ def run_submission(
     contract_limits = dict(challenge.contract)
     name = check_name(name or image.name)  # a name this run creates: the safe character set
     sub = RunFolder(Path(run_dir)).submission(name)
-    sub.root.mkdir(parents=True, exist_ok=True)
-    sub.image_record.write_text(image.to_json() + "\n")
-    executor.begin(sub)
-    try:
-        return _run_cases(image, as_jobs(cases), sub, limits, contract_limits, name, on_case_done,
-                          executor, protocol, progress)
-    finally:
-        executor.end(sub)
+    jobs = as_jobs(cases)
+    with folder_lock(sub.root, wait=wait):  # before begin(): its clean-up must never hit a live run
+        sub.image_record.write_text(image.to_json() + "\n")
+        executor.begin(sub)
+        try:
+            return _run_cases(image, jobs, sub, limits, contract_limits, name, on_case_done,
+                              executor, protocol, progress)
+        finally:
+            executor.end(sub)
 
 
 def _run_cases(image, jobs, sub, limits, contract_limits, name, on_case_done, executor, protocol,
@@ -120,8 +124,8 @@ def _run_cases(image, jobs, sub, limits, contract_limits, name, on_case_done, ex
     degraded = limits.parallel_cases > 1
     counts = Counter(r.status for r in results.values())
     lock = threading.Lock()
-    bar = tqdm(total=len(jobs), initial=len(results), desc=f"run {name}", unit="case",
-               file=sys.stderr, disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(total=len(jobs), initial=len(results), desc=f"run {name}", unit="case",
+                       enabled=progress)
     bar.set_postfix_str(_summary(counts))
 
     def one(item: tuple[CaseJob, int]) -> CaseRecord:
@@ -143,8 +147,9 @@ def _run_cases(image, jobs, sub, limits, contract_limits, name, on_case_done, ex
             journal.append(rec)
             results[rec.case] = rec
             counts[rec.status] += 1
+            wall = f" {rec.wall_s:.1f}s" if rec.wall_s is not None else ""
+            bar.set_postfix_str(f"{rec.case} {rec.status}{wall} | {_summary(counts)}")
             bar.update(1)
-            bar.set_postfix_str(_summary(counts))
         if on_case_done is not None:
             on_case_done(rec)
         return rec

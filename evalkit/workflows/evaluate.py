@@ -34,6 +34,7 @@ from evalkit.ranking import parse_settings, rank_results, write_ranking
 from evalkit.ranking.table import RankingInputError
 from evalkit.report import build_report
 from evalkit.runfolder import check_name
+from evalkit.runfolder.lock import folder_lock
 from evalkit.runner import ImageRecord, run_submission
 from evalkit.runner.executor import Executor, make_executor
 from evalkit.workflows.runfolder import RunFolder, RunFolderError, open_run
@@ -166,13 +167,15 @@ class EvaluateOutcome:
 
 def evaluate(submissions: list[Submission], cases_dir: Path, run_dir: Path, challenge: Challenge,
              *, executor: Executor | None = None, progress: bool = True,
-             command: list[str] | None = None) -> EvaluateOutcome:
+             command: list[str] | None = None, wait: bool = False) -> EvaluateOutcome:
     """Evaluate ``submissions`` on ``cases_dir`` into ``run_dir``; resumable, additive.
 
     ``executor``: where the images run (``None``: ``[executor] kind`` of ``challenge``,
     closed at the end; one passed in is left open). Raises :class:`RunFolderError`
     when ``run_dir`` holds a run made with another configuration or case set, or when
-    a submission name is reused for another image.
+    a submission name is reused for another image. The run folder is locked for the
+    whole evaluation; another process on it gets a ``FolderBusyError`` naming the holder,
+    or with ``wait`` queues behind it.
     """
     parse_settings(challenge.ranking)  # a bad [ranking] section fails now, not after the runs
     own = executor is None
@@ -181,19 +184,20 @@ def evaluate(submissions: list[Submission], cases_dir: Path, run_dir: Path, chal
     if (cases["gt_path"] == "").any():
         missing = cases.loc[cases["gt_path"] == "", "case"].tolist()[:5]
         raise RunFolderError(f"{cases_dir}: no ground truth for {missing}: evaluate needs gts/.")
-    run = open_run(run_dir, challenge, cases, command or sys.argv)
     notes: list[str] = []
-    try:
-        for sub in submissions:
-            image = executor.prepare(sub.source, name=sub.name)
-            name = sub.name or image.name
-            _check_same_image(run, name, image)
-            print(f"[evalkit] {name}: image {image.image_id[:19]} ({image.reference})", file=sys.stderr)
-            evaluate_submission(run, image, name, cases, challenge, executor, progress=progress)
-    finally:
-        if own:
-            executor.close()
-    return rank_and_report(run, challenge, notes)
+    with folder_lock(run_dir, wait=wait):
+        run = open_run(run_dir, challenge, cases, command or sys.argv)
+        try:
+            for sub in submissions:
+                image = executor.prepare(sub.source, name=sub.name)
+                name = sub.name or image.name
+                _check_same_image(run, name, image)
+                print(f"[evalkit] {name}: image {image.image_id[:19]} ({image.reference})", file=sys.stderr)
+                evaluate_submission(run, image, name, cases, challenge, executor, progress=progress)
+        finally:
+            if own:
+                executor.close()
+        return rank_and_report(run, challenge, notes)
 
 
 def rank_and_report(run: RunFolder, challenge: Challenge, notes: list[str] | None = None) -> EvaluateOutcome:

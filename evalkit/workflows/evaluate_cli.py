@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reports", type=Path, default=Path("reports"), help="where run folders live")
     parser.add_argument("--config", default=None, help="challenge file (TOML); default: bundled cvpr24")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--wait", action="store_true",
+                        help="if another evalkit process is using the run folder, wait for it "
+                             "(default: stop at once, naming it)")
 
 
 def bundled_submissions(manifest: Path = BUNDLED_MANIFEST) -> list[str]:
@@ -61,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
         subs = [Submission.parse(t) for t in texts]
         outcome = evaluate(subs, args.cases, _run_dir(args, subs), challenge,
-                           progress=not args.no_progress, command=sys.argv)
+                           progress=not args.no_progress, command=sys.argv, wait=args.wait)
     except FileNotFoundError as exc:
         print(f"evalkit evaluate: {exc}", file=sys.stderr)
         return 2
