@@ -152,7 +152,7 @@ def evaluate_submission(run: RunFolder, image: ImageRecord, name: str, cases: pd
         score_cases, instances = scorer.tables()
     finally:
         scorer.close()
-    write_scores(score_cases, instances, run.scores_dir(name) / "cases.csv",
+    write_scores(score_cases, instances, run.scores_cases(name),
                  settings=scorer.settings, challenge_toml=challenge.to_toml(),
                  extra={"submission": name, "image_id": image.image_id})
     return score_cases

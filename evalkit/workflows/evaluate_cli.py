@@ -90,7 +90,7 @@ def harness_errors(run) -> dict[str, int]:
 
     out = {}
     for name in run.submissions():
-        latest = latest_by_case(read_journal(run.submission_dir(name) / "journal.jsonl"))
+        latest = latest_by_case(read_journal(run.submission(name).journal))
         n = sum(r.status == "harness_error" for r in latest.values())
         if n:
             out[name] = n
