@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import docker.errors
 import pytest
 from runner_helpers import write_2d, write_config
 
@@ -42,7 +43,10 @@ def test_sigkill_mid_run_then_rerun_completes_each_case_once(docker_client, test
     while time.monotonic() < deadline and proc.poll() is None:
         if journal.exists() and journal.read_bytes().count(b"\n") >= 1:
             # kill while the next case's container exists: that case is in flight
-            in_flight = docker_client.containers.list(all=True, filters=mine)
+            try:
+                in_flight = docker_client.containers.list(all=True, filters=mine)
+            except docker.errors.NotFound:  # listed, then removed before the SDK inspected it
+                continue
             if in_flight:
                 break
         time.sleep(0.02)
