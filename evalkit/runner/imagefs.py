@@ -16,7 +16,6 @@ a mount point).
 
 from __future__ import annotations
 
-import io
 import posixpath
 import tarfile
 from dataclasses import dataclass

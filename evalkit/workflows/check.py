@@ -63,8 +63,8 @@ READ_ONLY_ADVICE = ("[read_only_rootfs] your image writes to {path} (case {case}
 
 def read_only_path(reason: str | None) -> str | None:
     """The path of a read-only-filesystem write the runner noted in a case's ``reason``
-    (``"a path"`` when the error named none); ``None`` when there is none."""
-    head, sep, tail = (reason or "").rpartition(READ_ONLY_NOTE)
+    (``"a path outside them"`` when the error named none); ``None`` when there is none."""
+    _, sep, tail = (reason or "").rpartition(READ_ONLY_NOTE)
     if not sep:
         return None
     return tail.strip().split(" ")[0] or "a path outside them"
