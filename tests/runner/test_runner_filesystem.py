@@ -85,3 +85,13 @@ def test_intake_refuses_a_volume_the_image_ships_files_in(docker_client, test_im
     with pytest.raises(IntakeError, match=r"VOLUME /data and ships files there \(model.bin\)"):
         intake(test_images["volumefull"], docker_client)
     assert {v.id for v in docker_client.volumes.list()} - before == set()  # the probe's volume too
+
+
+def test_tmpfs_writes_count_against_the_memory_limit(docker_executor, test_images, case2d, tmp_path):
+    """A 256m tmpfs in a 96m container: filling it runs into the memory limit (tmpfs pages
+    are charged to the container's memory cgroup), not past it."""
+    records, sub = run_image(docker_executor, test_images["writer"], [case2d], tmp_path / "run",
+                             command=["sh", "predict.sh", "write", "/opt/cache", "200"],
+                             memory="96m", writable_size="256m", writable_paths=["/opt/cache"])
+    assert records[0].status == "oom", (records[0].status, records[0].reason,
+                                        log_of(sub, case_name(case2d)))
