@@ -29,7 +29,7 @@ from __future__ import annotations
 import abc
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
@@ -185,9 +185,8 @@ class DockerExecutor(Executor):
         if cached is None:
             config = self.client.images.get(image.image_id).attrs.get("Config") or {}
             fs = inspect_image_fs(self.client, image.image_id, config)
-            cached = ImageRecord.from_dict({**image.__dict__, "home": fs.home,
-                                            "home_files": fs.home_files,
-                                            "volumes": fs.volumes}).tmpfs_paths()
+            cached = replace(image, home=fs.home, home_files=fs.home_files,
+                             volumes=fs.volumes).tmpfs_paths()
             with self._lock:
                 self._image_paths[image.image_id] = cached
         return cached
