@@ -95,3 +95,13 @@ def test_tmpfs_writes_count_against_the_memory_limit(docker_executor, test_image
                              memory="96m", writable_size="256m", writable_paths=["/opt/cache"])
     assert records[0].status == "oom", (records[0].status, records[0].reason,
                                         log_of(sub, case_name(case2d)))
+
+
+def test_a_home_the_image_ships_files_in_is_not_hidden(docker_client, docker_executor, test_images,
+                                                       case2d, tmp_path):
+    """``useradd -m app`` plus files in ~/.local: no tmpfs over HOME (it would hide them)."""
+    image = intake(test_images["homefiles"], docker_client)
+    assert image.home == "/home/app" and image.home_files and image.tmpfs_paths() == ()
+    records, sub = run_image(docker_executor, test_images["homefiles"], [case2d], tmp_path / "run")
+    assert records[0].status == "ok", records[0].reason
+    assert "shipped-in-home" in log_of(sub, case_name(case2d))
