@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import posixpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -205,6 +206,21 @@ def strings(*, nonempty: bool = True, unique: bool = True) -> Spec:
     return Spec(words, ok)
 
 
+def absolute_paths() -> Spec:
+    """A list of distinct absolute, normalised paths other than ``/`` (may be empty); the
+    runner refuses the few it never mounts over (``evalkit.runner.limits``)."""
+
+    def ok(v: Any) -> bool:
+        return (
+            isinstance(v, list)
+            and all(isinstance(x, str) and x.startswith("/") and x != "/" and not x.startswith("//")
+                    and posixpath.normpath(x) == x for x in v)
+            and len(set(v)) == len(v)
+        )
+
+    return Spec("a list of distinct absolute paths like '/opt/cache' (not '/', no '..')", ok)
+
+
 def table(entry: Spec, *, nonempty: bool = False, keys: str = "name") -> Spec:
     """A table whose keys are data (``keys`` says what they are) and whose values
     each match ``entry``."""
@@ -289,6 +305,9 @@ SCHEMA: dict[str, Spec] = {
     "runner.timeout_s": number(0, 7 * 86400, lo_open=True, unit="s"),
     "runner.network": choice(*NETWORK_MODES),
     "runner.tmpfs_tmp": size(MIB, TIB),
+    "runner.read_only_rootfs": boolean().optional(True),
+    "runner.writable_paths": absolute_paths().optional([]),
+    "runner.writable_size": size(MIB, TIB).optional("256m"),
     "runner.outputs_cap_bytes": size(1, TIB),
     "runner.log_tail_bytes": size(1, GIB),
     "runner.parallel_cases": integer(1, 256, unit="cases"),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ INPUTS_IN_CONTAINER = "/workspace/inputs"
 OUTPUTS_IN_CONTAINER = "/workspace/outputs"
 KILL_GRACE_S = 30.0
 REASON_MAX_CHARS = 300
+#: Added to a failed case's reason when its stderr shows a write to the read-only root
+#: filesystem, followed by the path (``evalkit check`` turns it into advice).
+READ_ONLY_NOTE = "read-only file system at"
 _DOCKER_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 
 
@@ -74,6 +78,46 @@ def parse_docker_time(value: str | None) -> float | None:
         tz = sign * (int(hh) * 3600 + int(mm) * 60)
     base = dt.datetime.fromisoformat(main).replace(tzinfo=dt.UTC).timestamp()
     return base + (float("0." + frac) if frac else 0.0) - tz
+
+
+#: How far the engine's FinishedAt may precede its StartedAt for a container that exits
+#: within milliseconds (the engine stamps StartedAt after the start call returns, by
+#: which time the process may be gone); such a run took ~0 s, not an unknown time.
+START_STAMP_RACE_S = 1.0
+
+
+def engine_seconds(started: str | None, finished: str | None) -> float | None:
+    """Seconds between the engine's ``State.StartedAt`` and ``State.FinishedAt``.
+
+    ``0.0`` when ``FinishedAt`` precedes ``StartedAt`` by less than
+    :data:`START_STAMP_RACE_S` (a container that exited within milliseconds);
+    ``None`` when either is missing / the zero time, or the order is off by more.
+    """
+    s, f = parse_docker_time(started), parse_docker_time(finished)
+    if s is None or f is None or f < s - START_STAMP_RACE_S:
+        return None
+    return max(0.0, f - s)
+
+
+_RO_LINE = re.compile(r"read-only file system", re.IGNORECASE)
+_QUOTED_PATH = re.compile(r"""['"‘“](/[^'"’”]*)['"’”]""")
+_BARE_PATH = re.compile(r"""(/[^\s:'"]+)""")
+
+
+def readonly_write(stderr: str) -> str | None:
+    """The path of the last "Read-only file system" error in ``stderr`` (``""`` when the
+    line names none); ``None`` when there is no such error. Understands Python's
+    ``[Errno 30] Read-only file system: '/x'``, coreutils' ``cannot touch '/x'`` and
+    the shells' ``cannot create /x: Read-only file system``."""
+    for line in reversed(stderr.splitlines()):
+        if not _RO_LINE.search(line):
+            continue
+        quoted = _QUOTED_PATH.findall(line)
+        if quoted:
+            return quoted[-1]
+        bare = _BARE_PATH.findall(_RO_LINE.split(line)[0])
+        return bare[-1] if bare else ""
+    return None
 
 
 def token_for(text: str, n: int = 12) -> str:
@@ -116,7 +160,7 @@ def cleanup_leftovers(client: docker.DockerClient, sub: SubmissionFolder, run_to
     try:
         for c in client.containers.list(all=True, filters={"label": f"evalkit.run={run_token}"}):
             try:
-                c.remove(force=True)
+                c.remove(v=True, force=True)  # with its anonymous volumes
                 removed += 1
             except _DOCKER_ERRORS:
                 pass
@@ -167,8 +211,15 @@ def run_case(
     iteration: int = 1,
     use_cgroups: bool = True,
     degraded: bool = False,
+    image_paths: tuple[str, ...] = (),
 ) -> CaseRecord:
     """Run ``job`` in a fresh container of ``image_id`` and return its record.
+
+    The root filesystem is read-only unless ``limits.read_only_rootfs`` is false;
+    the image writes to capped tmpfs at ``/tmp``, ``limits.writable_paths`` and
+    ``image_paths`` (its user's HOME and VOLUME paths, from
+    :meth:`~evalkit.runner.intake.ImageRecord.tmpfs_paths`). The container is
+    removed with its anonymous volumes.
 
     The deadline (``limits.timeout_s``) runs from just before ``create``, like
     ``wall_s``. Writes ``sub.log(case)`` and, when valid, ``sub.output(case)``
@@ -221,7 +272,7 @@ def run_case(
                      str(outputs.path): {"bind": OUTPUTS_IN_CONTAINER, "mode": "rw"}},
             cgroup_parent=cgroup.parent if cgroup is not None else None,
             detach=True,
-            **limits.host_config(),
+            **limits.host_config(image_paths),
         )
         container.start()
         deadline = t0 + limits.timeout_s
@@ -248,9 +299,8 @@ def run_case(
         state = container.attrs.get("State", {})
         rec.exit_code = state.get("ExitCode")
         rec.oom_killed = bool(state.get("OOMKilled"))
-        s, f = parse_docker_time(state.get("StartedAt")), parse_docker_time(state.get("FinishedAt"))
-        if s is not None and f is not None and f >= s:
-            rec.engine_s = f - s
+        rec.engine_s = engine_seconds(state.get("StartedAt"), state.get("FinishedAt"))
+        if rec.engine_s is not None:
             rec.start_overhead_s = max(0.0, rec.wall_s - rec.engine_s)
 
         stderr_tail = printable(container.logs(stdout=False, stderr=True, tail=200), keep_newlines=True)
@@ -264,7 +314,7 @@ def run_case(
                 lf.write(f"[evalkit: log cut to its last {limits.log_tail_bytes} bytes]\n".encode())
             lf.write(combined)
         try:
-            container.remove(force=True)
+            container.remove(v=True, force=True)
             container = None
         except _DOCKER_ERRORS as exc:
             notes.append(f"container removal failed: {exc}")
@@ -285,6 +335,9 @@ def run_case(
             rec.reason = last or f"exited with code {rec.exit_code} and no stderr"
         else:
             _collect(rec, job, outputs, sub, limits, contract_limits, last)
+        ro = readonly_write(stderr_tail) if rec.status != "ok" and limits.read_only_rootfs else None
+        if ro is not None:
+            rec.reason = f"{rec.reason}; {READ_ONLY_NOTE}{' ' + ro if ro else ''}"
     except Exception as exc:  # noqa: BLE001 - the harness's own failure: recorded, never fatal to the run
         rec.status = "harness_error"
         rec.reason = f"{type(exc).__name__}: {exc}"[:REASON_MAX_CHARS * 2]
@@ -293,7 +346,7 @@ def run_case(
     finally:
         if container is not None:
             try:
-                container.remove(force=True)
+                container.remove(v=True, force=True)
             except _DOCKER_ERRORS:
                 pass
         if cgroup is not None:

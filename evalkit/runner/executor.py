@@ -29,7 +29,7 @@ from __future__ import annotations
 import abc
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
@@ -41,6 +41,7 @@ from evalkit.runfolder import CaseRecord, SubmissionFolder
 from evalkit.runner.cgroups import remove_cgroup
 from evalkit.runner.engine import ensure_engine
 from evalkit.runner.execute import CaseJob, cgroups_usable, cleanup_leftovers, run_case, token_for
+from evalkit.runner.imagefs import inspect_image_fs
 from evalkit.runner.intake import ImageRecord, intake
 from evalkit.runner.limits import RunnerLimits
 
@@ -136,6 +137,7 @@ class DockerExecutor(Executor):
         self._owns_client = client is None
         self._lock = threading.Lock()
         self._begun: dict[str, tuple[str, bool]] = {}  # submission root -> (run token, use cgroups)
+        self._image_paths: dict[str, tuple[str, ...]] = {}  # image ID -> its tmpfs paths
 
     @property
     def client(self) -> docker.DockerClient:
@@ -169,7 +171,25 @@ class DockerExecutor(Executor):
         token, use_cgroups = begun
         return run_case(self.client, job.image.image_id, job.case, job.submission, job.limits,
                         dict(job.contract_limits), run_token=token, attempt=job.attempt,
-                        iteration=job.iteration, use_cgroups=use_cgroups, degraded=job.degraded)
+                        iteration=job.iteration, use_cgroups=use_cgroups, degraded=job.degraded,
+                        image_paths=self.image_paths(job.image))
+
+    def image_paths(self, image: ImageRecord) -> tuple[str, ...]:
+        """The image's paths that get a writable tmpfs (HOME, VOLUMEs): from its intake
+        record, or looked up once per image ID for a record made without them (``home``
+        ``None``: a record from before, or one built by hand)."""
+        if image.home is not None:
+            return image.tmpfs_paths()
+        with self._lock:
+            cached = self._image_paths.get(image.image_id)
+        if cached is None:
+            config = self.client.images.get(image.image_id).attrs.get("Config") or {}
+            fs = inspect_image_fs(self.client, image.image_id, config)
+            cached = replace(image, home=fs.home, home_files=fs.home_files,
+                             volumes=fs.volumes).tmpfs_paths()
+            with self._lock:
+                self._image_paths[image.image_id] = cached
+        return cached
 
     def end(self, sub: SubmissionFolder) -> None:
         with self._lock:

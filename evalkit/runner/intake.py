@@ -14,14 +14,16 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
 import requests
 
 from evalkit.errors import EvalkitError
+from evalkit.runner.imagefs import inspect_image_fs
 from evalkit.runner.tarball import TarballError, read_manifest, untagged_stream
 
 
@@ -36,6 +38,12 @@ class ImageRecord:
     ``image_id`` is ``sha256:<config digest>``; ``tarball``/``tarball_sha256`` are
     ``None`` for a reference; ``size_bytes`` the engine's image size; ``user`` the
     image's configured user (``""`` = root); ``created`` the image's creation time.
+
+    Found at intake for the read-only root filesystem (:mod:`evalkit.runner.imagefs`):
+    ``home``, the HOME of the image's user (``None``: not looked up, a record from
+    before; the executor then looks it up itself); ``home_files``, a few entries the
+    image ships in HOME beyond a shell skeleton (then no tmpfs hides them and HOME
+    stays read-only); ``volumes``, the image's ``VOLUME`` paths (each gets a tmpfs).
     """
 
     name: str
@@ -47,9 +55,29 @@ class ImageRecord:
     user: str
     architecture: str
     created: str
+    home: str | None = None
+    home_files: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImageRecord:
+        """A record from ``image.json``'s object; fields a record from before lacks get
+        their defaults, fields it does not know are ignored."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        for key in ("home_files", "volumes"):
+            if key in values:
+                values[key] = tuple(values[key] or ())
+        return cls(**values)
+
+    def tmpfs_paths(self) -> tuple[str, ...]:
+        """The image's own paths that get a writable tmpfs: HOME (unless it is ``/``,
+        unknown, or holds files a tmpfs would hide), then each ``VOLUME`` path."""
+        home = (self.home,) if self.home and self.home != "/" and not self.home_files else ()
+        return home + tuple(self.volumes)
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -81,7 +109,8 @@ SUBMISSION_NAMESPACE = "evalkit-submission"
 
 
 def _load_untagged(client: docker.DockerClient, path: Path, name: str):
-    """Load the one image of tarball ``path`` without its tags; returns the engine's image."""
+    """Load the one image of tarball ``path`` without its tags; returns the engine's image and
+    whether it was in the engine before."""
     try:
         manifest = read_manifest(path)
     except TarballError as exc:
@@ -111,7 +140,7 @@ def _load_untagged(client: docker.DockerClient, path: Path, name: str):
                   tag=want.split(":")[1][:12])
     except docker.errors.APIError:
         pass
-    return image
+    return image, existed
 
 
 def _exists(client: docker.DockerClient, image_id: str) -> bool:
@@ -129,17 +158,19 @@ def intake(submission: str | Path, client: docker.DockerClient, name: str | None
     ``submission``: path to a ``.tar``/``.tar.gz`` from ``docker save``, or an image
     reference / ID already present in the engine. Raises :class:`IntakeError` when
     the file is unreadable, holds zero or several images, or the reference is not
-    present locally (no pull is attempted).
+    present locally (no pull is attempted), or when it declares a ``VOLUME`` it ships
+    files in (the runner's tmpfs there would hide them).
     """
     sub = str(submission)
     name = name or default_name(sub)
     tarball: str | None = None
     digest: str | None = None
+    existed = True
     if is_tarball(sub):
         path = Path(sub).resolve()
         tarball = str(path)
         digest = sha256_file(path)
-        image = _load_untagged(client, path, name)
+        image, existed = _load_untagged(client, path, name)
     else:
         if sub.endswith((".tar", ".tar.gz", ".tgz")):
             raise IntakeError(f"{sub}: no such tarball")
@@ -153,6 +184,22 @@ def intake(submission: str | Path, client: docker.DockerClient, name: str | None
     image.reload()
     attrs = image.attrs
     config = attrs.get("Config") or {}
+    try:
+        fs = inspect_image_fs(client, image.id, config)
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise IntakeError(f"{sub}: cannot read the image's HOME and volumes: {exc}") from None
+    if fs.volume_files:
+        path, files = next(iter(fs.volume_files.items()))
+        if not existed:  # a refused tarball leaves nothing loaded
+            try:
+                client.images.remove(image.id, force=True)
+            except (docker.errors.DockerException, requests.exceptions.RequestException):
+                pass
+        raise IntakeError(
+            f"{sub}: the image declares VOLUME {path} and ships files there ({', '.join(files)}); "
+            "the evaluation mounts an empty size-capped tmpfs over every VOLUME, which would hide "
+            "them. Remove the VOLUME instruction from the Dockerfile (the files stay readable) or "
+            "leave the folder empty in the image")
     return ImageRecord(
         name=name,
         reference=sub,
@@ -163,4 +210,7 @@ def intake(submission: str | Path, client: docker.DockerClient, name: str | None
         user=str(config.get("User") or ""),
         architecture=str(attrs.get("Architecture") or ""),
         created=str(attrs.get("Created") or ""),
+        home=fs.home,
+        home_files=fs.home_files,
+        volumes=fs.volumes,
     )

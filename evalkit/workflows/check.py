@@ -18,6 +18,7 @@ from evalkit.config import Challenge
 from evalkit.metrics.registry import Metric, enabled_scored
 from evalkit.runfolder import RunFolder
 from evalkit.runner import CaseRecord, ImageRecord, run_submission
+from evalkit.runner.execute import READ_ONLY_NOTE
 from evalkit.runner.executor import Executor, make_executor
 from evalkit.workflows.evaluate import OverlappedScorer, case_table
 
@@ -52,6 +53,21 @@ ADVICE: dict[str, tuple[str, str]] = {
         "this is on the evaluation side, not your image; rerun the check, and report it if it persists",
     ),
 }
+
+
+#: A write to the read-only root filesystem, seen in a failed case's stderr.
+READ_ONLY_ADVICE = ("[read_only_rootfs] your image writes to {path} (case {case}{more}), but only "
+                    "/tmp, /workspace/outputs and the tmpfs folders the organisers list are writable. "
+                    "Fix: write to /tmp, or ask the organisers to list it in [runner] writable_paths.")
+
+
+def read_only_path(reason: str | None) -> str | None:
+    """The path of a read-only-filesystem write the runner noted in a case's ``reason``
+    (``"a path outside them"`` when the error named none); ``None`` when there is none."""
+    _, sep, tail = (reason or "").rpartition(READ_ONLY_NOTE)
+    if not sep:
+        return None
+    return tail.strip().split(" ")[0] or "a path outside them"
 
 
 @dataclass
@@ -91,6 +107,11 @@ def verdict_lines(records: list[CaseRecord], challenge: Challenge) -> list[str]:
         text = what.format(case=first.case, reason=first.reason or "no message",
                            limit=limits.get(status, ""))
         lines.append(f"[{status}] {text}{more}. Fix: {fix}.")
+    read_only = [(rec, path) for rec in records if (path := read_only_path(rec.reason)) is not None]
+    if read_only:
+        rec, path = read_only[0]
+        more = f"; {len(read_only) - 1} more case(s) too" if len(read_only) > 1 else ""
+        lines.append(READ_ONLY_ADVICE.format(path=path, case=rec.case, more=more))
     return lines
 
 

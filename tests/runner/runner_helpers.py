@@ -33,7 +33,9 @@ def write_config(path: Path, **runner) -> Path:
     values = dict(TEST_RUNNER, **runner)
     lines = ["[runner]"]
     for k, v in values.items():
-        if isinstance(v, str):
+        if isinstance(v, bool):
+            lines.append(f"{k} = {'true' if v else 'false'}")
+        elif isinstance(v, str):
             lines.append(f'{k} = "{v}"')
         elif isinstance(v, list | tuple):
             lines.append(f"{k} = [" + ", ".join(f'"{x}"' for x in v) + "]")

@@ -67,3 +67,17 @@ def test_check_escapes_participant_bytes(test_images, one_case, small_config, ca
     text.encode("utf-8")  # no lone surrogates: the engine's U+FFFD for bad bytes is all that is left
     assert "\\x1b[31mred" in captured.out and "bad utf8" in captured.out
     assert "\\u202eevil" in captured.out and "\\x00nul" in captured.out
+
+
+def test_check_names_the_path_of_a_write_to_the_read_only_root(test_images, one_case, tmp_path, capsys):
+    """The writer image writes 64 MiB to /var/tmp: it fails inside, and the advice says where
+    it wrote and what to do (hardening item 3)."""
+    config = tmp_path / "rootfs.toml"
+    config.write_text('[runner]\ncommand = ["sh", "predict.sh", "rootfs"]\nmemory = "256m"\n'
+                      'timeout_s = 8\ntmpfs_tmp = "64m"\n')
+    rc = main(["check", test_images["writer"], "--cases", str(one_case), "--config", str(config),
+               "--no-progress"])
+    out = capsys.readouterr().out
+    assert rc == 1 and "VERDICT: FAIL" in out, out
+    assert ("[read_only_rootfs] your image writes to /var/tmp/blob" in out
+            and "ask the organisers to list it in [runner] writable_paths" in out), out
