@@ -37,34 +37,48 @@ def _wait_for(path: Path, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
+def _slow_config(tmp_path: Path) -> Path:
+    """The sleeper image runs to this deadline: each case holds the folder for ~4 s, so the
+    second process surely arrives while the first is inside its run, however loaded the machine."""
+    config = tmp_path / "slow.toml"
+    config.write_text('[runner]\ntimeout_s = 4\nmemory = "256m"\ncpus = 1.0\n')
+    return config
+
+
 def test_second_run_on_the_same_folder_is_refused(test_images, tmp_path):
-    cases = _cases(tmp_path / "cases", 6)
-    out = tmp_path / "run"
-    first = _run(test_images["ok"], cases, out)
+    cases = _cases(tmp_path / "cases", 3)
+    out, config = tmp_path / "run", _slow_config(tmp_path)
+    first = _run(test_images["sleeper"], cases, out, "--config", str(config))
     _wait_for(out / "submissions" / "team" / "image.json")  # the first one is inside its run
-    second = _run(test_images["ok"], cases, out)
+    second = _run(test_images["sleeper"], cases, out, "--config", str(config))
     err2 = second.communicate(timeout=120)[1]
+    alive = first.poll() is None
     _, err1 = first.communicate(timeout=300)
+    assert alive, "the first run ended before the second was refused: the test proves nothing"
     assert first.returncode == 0, err1
     assert second.returncode == 2, err2
     assert "in use by pid" in err2 and str(first.pid) in err2 and "--wait" in err2
     assert "Traceback" not in err2
     records = read_journal(out / "submissions" / "team" / "journal.jsonl")
     assert sorted(r.case for r in records) == sorted(p.stem for p in cases.glob("*.npz"))
-    assert {r.status for r in records} == {"ok"}, [(r.case, r.status, r.reason) for r in records]
+    # every case ran to its deadline undisturbed: none lost its input or container to the second
+    assert {r.status for r in records} == {"timeout"}, [(r.case, r.status, r.reason) for r in records]
 
 
 def test_wait_queues_behind_the_first_run(test_images, tmp_path):
-    cases = _cases(tmp_path / "cases", 3)
-    out = tmp_path / "run"
-    first = _run(test_images["ok"], cases, out)
+    cases = _cases(tmp_path / "cases", 2)
+    out, config = tmp_path / "run", _slow_config(tmp_path)
+    first = _run(test_images["sleeper"], cases, out, "--config", str(config))
     _wait_for(out / "submissions" / "team" / "image.json")
-    second = _run(test_images["ok"], cases, out, "--wait")
+    second = _run(test_images["sleeper"], cases, out, "--config", str(config), "--wait")
     _, err1 = first.communicate(timeout=300)
+    first_done = time.monotonic()
     _, err2 = second.communicate(timeout=300)
     assert first.returncode == 0 and second.returncode == 0, (err1, err2)
+    assert time.monotonic() >= first_done
     records = read_journal(out / "submissions" / "team" / "journal.jsonl")
-    assert len(records) == 3 and {r.status for r in records} == {"ok"}  # the second found all done
+    # the second found every case done (a timeout is final): nothing ran twice
+    assert len(records) == 2 and {r.status for r in records} == {"timeout"}
 
 
 def test_a_staged_input_lost_mid_run_is_a_harness_error(test_images, tmp_path):
