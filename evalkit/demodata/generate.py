@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import scipy
-from tqdm import tqdm
 
 from evalkit.demodata import images, volumes
 from evalkit.demodata.boxes import boxes_from_labels
 from evalkit.demodata.npzio import write_npz
 from evalkit.demodata.presets import PRESETS, CaseSpec
 from evalkit.demodata.volumes import Phantom
+from evalkit.progress import progress as progress_bar
 
 #: Canonical modality -> phantom function ``(rng, shape, n_instances[, spacing]) -> Phantom``.
 PHANTOMS: dict[str, Callable[..., Phantom]] = {
@@ -97,8 +96,7 @@ def generate(out_dir: str | Path, preset: str = "demo", seed: int = 0, *,
     show = (preset == "paper") if progress is None else progress
     written: list[Path] = []
     records = []
-    for spec in tqdm(specs, desc=f"demo-data {preset}", unit="case", disable=not show,
-                     file=sys.stderr):
+    for spec in progress_bar(specs, desc=f"demo-data {preset}", unit="case", enabled=show, lines="end"):
         ph, boxes = make_case(spec, seed)
         inputs, gts = case_arrays(ph, boxes)
         ipath = write_npz(out / "imgs" / f"{spec.name}.npz", inputs)
