@@ -17,6 +17,7 @@ from evalkit.config import ConfigError, load_challenge
 from evalkit.contract.cases import discover_cases
 from evalkit.contract.errors import ContractError
 from evalkit.contract.validate import load_gt, load_input, load_prediction
+from evalkit.progress import is_terminal
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"FAIL {args.inputs}: no .npz cases found")
         return 1
     failed = 0
-    for case in tqdm(cases, desc="validate", unit="case", file=sys.stderr, leave=False):
+    for case in tqdm(cases, desc="validate", unit="case", file=sys.stderr, leave=False,
+                     disable=not is_terminal(sys.stderr)):  # no redraws in a log file
         try:
             inp = load_input(case, limits)
             checked = ["input"]
