@@ -6,7 +6,10 @@ Output folder layout::
     <out>/leaderboard.{csv,md,html}  the leaderboard (all columns in the CSV)
     <out>/failures.csv               failed cases: algorithm, case, status, reason, last log line
     <out>/figures/<name>.{png,svg,csv}  every figure and the data behind it
-    <out>/report.json                what was written, notes on omitted sections
+    <out>/cases/<stem>.html          case pages (bounded, evalkit.report.pages), img/<stem>.png
+    <out>/algorithms/<stem>.html     one page per algorithm
+    <out>/ranking/*.csv              subset reports only: the subset's own ranking
+    <out>/report.json                what was written, notes on omitted sections, page rule
 
 Figures 3e-h use the "top algorithms": the best ``TOP_K`` by final rank plus any
 algorithm whose name marks it as a baseline (contains ``baseline`` or ``litemedsam``,
@@ -233,12 +236,6 @@ def build_report(
         runtimes[0].name if runtimes else None,
         lambda row: _draw_case(row, run, order, ranks, scored, limits, out / "cases" / "img"),
     )
-    total_cases = results["case"].nunique()
-    if len(selected) < total_cases:
-        report.notes.append(
-            f"{len(selected)} of {total_cases} cases have a case page "
-            f"({report.pages['case_images']} with pictures); see 'Case pages'."
-        )
 
     # ------------------------------------------------------------------ page
     html = H.index_page(run, report, tables_html, details, board, selected, limits)

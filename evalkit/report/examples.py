@@ -17,7 +17,7 @@ import pandas as pd
 
 from evalkit.contract import ContractError, load_gt, load_input, load_prediction
 from evalkit.metrics.registry import REGISTRY, Metric
-from evalkit.runfolder import RunFolder
+from evalkit.runfolder import RunFolder, RunFolderError
 
 MAX_TRIES_PER_MODALITY = 5  # cases tried per modality before giving up on it
 
@@ -184,7 +184,7 @@ def load_case_view(
                 )
                 > 0
             )
-        except ContractError:
+        except (ContractError, RunFolderError):  # no valid output, or a name with no folder
             continue
         wrong = seg != ref
         if dim == 3:

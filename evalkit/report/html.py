@@ -32,8 +32,8 @@ table.board{border-collapse:collapse;font-size:.82em;margin:.5em 0 1.2em}
 table.board th,table.board td{border:1px solid #ddd;padding:.2em .45em;text-align:right;white-space:nowrap}
 table.board th{background:#f3f3f3;position:sticky;top:0}
 table.board td:nth-child(2){text-align:left}
-table.cells td:first-child,table.cells td:nth-child(2){text-align:left}
-table.cells td:last-child{text-align:left;white-space:normal}
+table.cells th,table.cells td{text-align:left} table.cells td.n{text-align:right}
+table.cells td:last-child{white-space:normal} tr.failed td{background:#fdecea}
 .scroll{overflow-x:auto}
 figure{margin:1em 0 2em} figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.9em;color:#444}

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from evalkit.metrics.registry import Metric
+from evalkit.metrics.registry import REGISTRY, Metric
 from evalkit.report import html as H
 from evalkit.report.inputs import log_tail, read_run_records
 from evalkit.runfolder import RunFolder, RunFolderError
@@ -136,10 +136,20 @@ def _text(value: object, n: int = 300) -> str:
     return escape(t[:n] + ("…" if len(t) > n else ""))
 
 
-def rows_table(head: list[str], rows: list[list[str]]) -> str:
-    """An HTML table from already-escaped cell strings."""
+NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|–|inf|nan)")
+
+
+def rows_table(head: list[str], rows: list[list[str]], failed: list[bool] | None = None) -> str:
+    """An HTML table from already-escaped cell strings; numbers are right-aligned and
+    rows flagged in ``failed`` tinted."""
     th = "".join(f"<th>{escape(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    flags = failed or [False] * len(rows)
+    body = "".join(
+        ('<tr class="failed">' if bad else "<tr>")
+        + "".join(f'<td class="n">{c}</td>' if NUMBER.fullmatch(c) else f"<td>{c}</td>" for c in r)
+        + "</tr>"
+        for r, bad in zip(rows, flags)
+    )
     return f'<div class="scroll"><table class="board cells"><tr>{th}</tr>{body}</table></div>'
 
 
@@ -181,7 +191,10 @@ class CaseLookup:
 
     def runs(self, alg: str) -> dict:
         if alg not in self._runs:
-            self._runs[alg] = read_run_records(self.folder.submission(alg).journal)
+            try:
+                self._runs[alg] = read_run_records(self.folder.submission(alg).journal)
+            except RunFolderError:  # a name the run folder cannot hold has no journal
+                self._runs[alg] = {}
         return self._runs[alg]
 
     def log(self, alg: str, case: str, lines: int) -> list[str]:
@@ -190,6 +203,12 @@ class CaseLookup:
         except RunFolderError:
             return []
         return log_tail(path, max_lines=lines)
+
+
+def _label(name: str) -> str:
+    """A metric's axis label (name and unit) when the registry knows it."""
+    m = REGISTRY.get(name)
+    return m.label if m is not None else name
 
 
 def case_page(
@@ -206,9 +225,10 @@ def case_page(
     title: str,
 ) -> str:
     """The HTML of one case page (``info``: ``modality, dim`` of the case)."""
-    rows = []
+    rows, failed = [], []
     for alg in order:
         status, reason = look.status(alg, case)
+        failed.append(status not in (OK, "–"))
         s = look.scores.get((alg, case))
         vals = [
             _fmt(float(s[m.column])) if s is not None and pd.notna(s.get(m.column)) else "–"
@@ -234,7 +254,7 @@ def case_page(
             f"page made because: {escape(why)}.</p>"
         ),
         "<h2>Every algorithm</h2>",
-        rows_table(head, rows),
+        rows_table(head, rows, failed),
         "<h2>Slices</h2>",
         (
             f'<figure><img src="img/{escape(image)}" alt="slices of {escape(case)}" '
@@ -322,9 +342,12 @@ def algorithm_page(
     parts = [
         f'<p><a href="../index.html">← report</a> · {escape(title)}</p>',
         f"<h1>{escape(alg)}</h1>",
-        f"<p>Final rank {escape(str(rank))}.</p>",
+        (
+            f"<p>Final rank {escape(str(rank))}; {r['case'].nunique()} cases, "
+            f"{len(fail_rows)} failed.</p>"
+        ),
         "<h2>Per modality (means per case)</h2>",
-        rows_table(["modality", "cases", "failed", *metric_names], mod_rows),
+        rows_table(["modality", "cases", "failed", *[_label(m) for m in metric_names]], mod_rows),
         f"<h2>Failed cases ({len(fail_rows)})</h2>",
         rows_table(["case", "status", "reason"], fail_rows) if fail_rows else "<p>None.</p>",
     ]
