@@ -619,13 +619,12 @@ def plot_podium(
         figsize=(side * ncols, side * nrows * (1.35 if bars else 1.0) + 0.7 + 3 * KEY_LINE_IN),
         layout=None,
     )
-    grid = fig.add_gridspec(
-        nrows * (2 if bars else 1), ncols, height_ratios=[3, 1] * nrows if bars else None
-    )
+    grid = fig.add_gridspec(nrows, ncols)
     cmap = colormaps["viridis"]
     for ti, task in enumerate(tasks):
         r, c = divmod(ti, ncols)
-        ax = fig.add_subplot(grid[r * (2 if bars else 1), c])
+        cell = grid[r, c].subgridspec(2, 1, height_ratios=[3, 1], hspace=0.06) if bars else None
+        ax = fig.add_subplot(cell[0] if bars else grid[r, c])
         order = task_order[task]
         idx = {a: i for i, a in enumerate(order)}
         cr = case_ranks[(case_ranks["task"] == task) & case_ranks["algorithm"].isin(idx)]
@@ -666,7 +665,8 @@ def plot_podium(
         ax.tick_params(axis="y", labelsize=7)
         ax.grid(axis="y", alpha=0.2)
         if bars:
-            bx = fig.add_subplot(grid[r * 2 + 1, c], sharex=ax)
+            bx = fig.add_subplot(cell[1], sharex=ax)
+            ax.tick_params(axis="x", labelbottom=False)
             kk = len(order)
             width = 0.8 / max(kk, 1)
             for j, a in enumerate(order):
@@ -679,10 +679,10 @@ def plot_podium(
                     color=cmap(np.linspace(0, 0.9, kk)),
                     linewidth=0,
                 )
-            bx.tick_params(axis="x", labelbottom=False)
+            bx.tick_params(axis="x", labelsize=6 if k > 15 else 8)
             bx.tick_params(axis="y", labelsize=6)
             bx.set_ylabel("cases at\nrank 1..K", fontsize=6)
-    _grid_layout(fig, nrows * (2 if bars else 1), _rank_key(fig, all_algs, ranks))
+    _grid_layout(fig, nrows, _rank_key(fig, all_algs, ranks))
     fig.suptitle(
         f"Podium plots, {metric}: per-case values at each algorithm's task-rank place "
         "(label = final rank), lines join a case"
