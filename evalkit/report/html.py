@@ -246,7 +246,10 @@ def index_page(
             (
                 "<p>mean_rank = mean over ranking tasks (modality × metric) of the task rank; the 95 % "
                 "rank interval and P(rank 1) come from the bootstrap of the final rank; metric columns "
-                "are means per case; runtime in seconds; failed_* count cases by status.</p>"
+                "are means per case; runtime in seconds; failed_* count cases by status. An "
+                "algorithm's name links to its page; the last column, <i>lowest case</i>, "
+                'links to the page of its lowest-scoring case (<a href="#cases">all case '
+                "pages</a>).</p>"
             ),
             *[
                 f'<div class="scroll">{t}</div>' if t.startswith("<table") else t
