@@ -6,7 +6,10 @@ Output folder layout::
     <out>/leaderboard.{csv,md,html}  the leaderboard (all columns in the CSV)
     <out>/failures.csv               failed cases: algorithm, case, status, reason, last log line
     <out>/figures/<name>.{png,svg,csv}  every figure and the data behind it
-    <out>/report.json                what was written, notes on omitted sections
+    <out>/cases/<stem>.html          case pages (bounded, evalkit.report.pages), img/<stem>.png
+    <out>/algorithms/<stem>.html     one page per algorithm
+    <out>/ranking/*.csv              subset reports only: the subset's own ranking
+    <out>/report.json                what was written, notes on omitted sections, page rule
 
 Figures 3e-h use the "top algorithms": the best ``TOP_K`` by final rank plus any
 algorithm whose name marks it as a baseline (contains ``baseline`` or ``litemedsam``,
@@ -24,7 +27,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,18 +34,19 @@ from pathlib import Path
 import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
-from tqdm import tqdm
 
 from evalkit.metrics.registry import REGISTRY, Metric
+from evalkit.progress import progress as progress_bar
 from evalkit.report import figures as F
 from evalkit.report import html as H
-from evalkit.report.inputs import RunData, last_log_line, load_run
+from evalkit.report import pages as P
+from evalkit.report.inputs import RunData, last_log_line, load_run, scored_metrics
+from evalkit.report.pages import PageLimits
 from evalkit.report.tables import (
     failure_counts,
     failure_details,
     format_leaderboard,
     leaderboard,
-    to_html_table,
     to_markdown,
 )
 from evalkit.runfolder import RunFolder
@@ -51,6 +54,7 @@ from evalkit.runfolder import RunFolder
 TOP_K = 3
 BASELINE_PATTERN = re.compile(r"baseline|litemedsam", re.IGNORECASE)
 PNG_DPI = 110
+CASE_DPI = 100  # case-page pictures
 
 
 @dataclass
@@ -70,6 +74,9 @@ class Report:
     figures: list[FigureEntry] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    example_cases: list[str] = field(default_factory=list)
+    pages: dict[str, int] = field(default_factory=dict)
+    subset: str | None = None
 
     @property
     def index(self) -> Path:
@@ -113,19 +120,44 @@ def _and(names: list[str]) -> str:
 
 
 def build_report(
-    run_dir: str | Path, out_dir: str | Path | None = None, *, progress: bool = True
+    run_dir: str | Path,
+    out_dir: str | Path | None = None,
+    *,
+    progress: bool = True,
+    algorithms: list[str] | None = None,
+    tasks: list[str] | None = None,
+    pages: PageLimits | None = None,
 ) -> Report:
-    """Write the report of a run folder into ``out_dir`` (default ``<run>/report``).
+    """Write the report of a run folder into ``out_dir`` (default ``<run>/report``;
+    for a subset ``<run>/report/subsets/subset-<hash>``).
+
+    ``algorithms`` / ``tasks``: restrict the report to these (re-ranked on the subset,
+    :mod:`evalkit.report.subset`). ``pages``: bounds of the case pages
+    (:class:`evalkit.report.pages.PageLimits`; defaults when ``None``).
 
     Raises :class:`evalkit.report.inputs.ReportInputError` when the results table or
-    the final ranking is missing; optional parts that are missing (bootstrap, case
-    list, example images, scores) omit their section and add a note.
+    the final ranking is missing, or a subset names an unknown algorithm or task;
+    optional parts that are missing (bootstrap, case list, example images, scores)
+    omit their section and add a note.
     """
     run = load_run(run_dir)
-    out = Path(out_dir) if out_dir is not None else RunFolder(run.run_dir).report_dir
+    limits = pages or PageLimits()
+    subset_note = None
+    if algorithms or tasks:
+        from evalkit.report.subset import subset_label, subset_run
+
+        run, subset_note = subset_run(run, algorithms, tasks, progress=progress)
+    if out_dir is not None:
+        out = Path(out_dir)
+    else:
+        out = RunFolder(run.run_dir).report_dir
+        if subset_note is not None:
+            out = out / "subsets" / subset_label(algorithms, tasks)
     figdir = out / "figures"
     figdir.mkdir(parents=True, exist_ok=True)
-    report = Report(out_dir=out, notes=list(run.notes))
+    report = Report(out_dir=out, notes=list(run.notes), subset=subset_note)
+    if subset_note is not None:
+        _write_subset_ranking(run, out / "ranking")
 
     order = run.algorithms
     ranks = dict(zip(run.final_ranking["algorithm"], run.final_ranking["final_rank"].astype(int)))
@@ -159,7 +191,15 @@ def build_report(
     log_lines = _failure_log_lines(run)
     details = failure_details(run.scores, run.journals, log_lines)
     details.to_csv(out / "failures.csv", index=False)
-    tables_md, tables_html = _leaderboard_views(board, modalities, metrics)
+    accuracy = _registered(metrics, "scores")
+    lowest = (
+        P.lowest_cases(results, accuracy[0], limits.lowest_per_algorithm)
+        if accuracy
+        else P.lowest_cases(results.iloc[:0], REGISTRY["DSC"], 0)
+    )
+    worst = lowest.groupby("algorithm", sort=False).head(1)
+    worst_case = dict(zip(worst["algorithm"], worst["case"]))
+    tables_md, tables_html = _leaderboard_views(board, modalities, metrics, worst_case)
     (out / "leaderboard.md").write_text(
         f"# Leaderboard: {run.challenge.name}\n\n" + "\n".join(tables_md), encoding="utf-8"
     )
@@ -170,14 +210,34 @@ def build_report(
 
     # ------------------------------------------------------------------ figures
     jobs = _figure_jobs(run, results, order, ranks, modalities, metrics, top, report)
-    bar = tqdm(jobs, desc="report figures", unit="fig", file=sys.stderr, disable=not progress)
+    bar = progress_bar(jobs, desc="report figures", unit="fig", enabled=progress, lines="end")
     for entry, make in bar:
         fig, data = make()
         _save(fig, data, figdir / entry.name)
         report.figures.append(entry)
 
+    # ------------------------------------------------------------------ pages
+    selected = P.select_case_pages(report.example_cases, details, lowest, limits.max_case_pages)
+    scored = scored_metrics(run.challenge)
+    runtimes = _registered(metrics, "runner")
+    report.pages = P.write_pages(
+        out,
+        run,
+        results,
+        order,
+        ranks,
+        modalities,
+        metrics,
+        scored,
+        selected,
+        lowest,
+        limits,
+        runtimes[0].name if runtimes else None,
+        lambda row: _draw_case(row, run, order, ranks, scored, limits, out / "cases" / "img"),
+    )
+
     # ------------------------------------------------------------------ page
-    html = H.index_page(run, report, tables_html, details, board)
+    html = H.index_page(run, report, tables_html, details, board, selected, limits)
     (out / "index.html").write_text(html, encoding="utf-8")
     (out / "report.json").write_text(
         json.dumps(
@@ -189,6 +249,9 @@ def build_report(
                     for f in report.figures
                 ],
                 "notes": report.notes,
+                "pages": report.pages,
+                "page_rule": limits.rule(),
+                "subset": report.subset,
             },
             indent=2,
         ),
@@ -201,6 +264,7 @@ def _save(fig: Figure, data: pd.DataFrame, stem: Path) -> None:
     """PNG, then SVG with the layout frozen (constrained layout is solved once) and
     text kept as text (smaller, searchable SVG), then the data as CSV."""
     with matplotlib.rc_context({"text.parse_math": False}):  # names are data, not TeX
+        F.finish(fig)
         fig.savefig(stem.with_suffix(".png"), dpi=PNG_DPI)
         fig.set_layout_engine("none")
         with matplotlib.rc_context({"svg.fonttype": "none"}):
@@ -225,14 +289,24 @@ def _failure_log_lines(run: RunData) -> dict[tuple[str, str], str]:
 
 
 def _leaderboard_views(
-    board: pd.DataFrame, modalities: list[str], metrics: list[str]
+    board: pd.DataFrame,
+    modalities: list[str],
+    metrics: list[str],
+    worst_case: dict[str, str] | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Markdown and HTML views: the main table, then one per-modality table per metric."""
+    """Markdown and HTML views: the main table, then one per-modality table per metric.
+    In HTML, algorithm names link to their pages and ``lowest case`` (the algorithm's
+    lowest-scoring case, ``worst_case``) to its case page."""
     per_mod = {f"{m}_{mod}" for m in metrics for mod in modalities}
     main_cols = [c for c in board.columns if c not in per_mod]
     fmt = format_leaderboard(board[main_cols])
     md = ["## Final ranking\n", to_markdown(fmt)]
-    html = ["<h3>Final ranking</h3>", to_html_table(fmt)]
+    links = {"algorithm": P.algorithm_href, "lowest case": P.case_href}
+    shown = fmt
+    if worst_case:
+        shown = fmt.copy()
+        shown["lowest case"] = [worst_case.get(a, "") for a in board["algorithm"]]
+    html = ["<h3>Final ranking</h3>", H.linked_table(shown, links)]
     for metric in metrics:
         cols = ["final_rank", "algorithm"] + [f"{metric}_{mod}" for mod in modalities]
         view = format_leaderboard(board[cols])
@@ -240,7 +314,7 @@ def _leaderboard_views(
         m = REGISTRY.get(metric)
         unit = f" (mean {m.unit} per case)" if m is not None and m.unit else " (mean per case)"
         md += [f"\n## {metric} per modality{unit}\n", to_markdown(view)]
-        html += [f"<h3>{metric} per modality{unit}</h3>", to_html_table(view)]
+        html += [f"<h3>{metric} per modality{unit}</h3>", H.linked_table(view, links)]
     return md, html
 
 
@@ -409,6 +483,7 @@ def _example_job(
             "No example case had a readable input and GT: example segmentations omitted."
         )
         return []
+    report.example_cases = [e["case"] for e in examples]
     missing = [m for m in modalities if m not in {e["modality"] for e in examples}]
     if missing:
         report.notes.append(f"No readable example case for: {', '.join(missing)}.")
@@ -484,6 +559,19 @@ def _ranking_jobs(
                     ),
                     lambda cr=cr, orders=orders, tasks=tasks, m=m: (
                         F.plot_case_rank_heatmaps(cr, orders, tasks, m, ranks),
+                        cr,
+                    ),
+                )
+            )
+            jobs.append(
+                (
+                    FigureEntry(
+                        f"podium_{safe_name(m)}",
+                        "Ranking",
+                        f"Podium plots for {m} (challengeR): each case's value at every algorithm's task-rank place, lines join a case; bars: how often each algorithm took per-case rank 1, 2, ...",
+                    ),
+                    lambda cr=cr, orders=orders, tasks=tasks, m=m: (
+                        F.plot_podium(cr, orders, tasks, m, ranks),
                         cr,
                     ),
                 )
@@ -590,3 +678,45 @@ def _ranking_jobs(
     elif sig is None:
         report.notes.append("ranking/significance.csv not found: significance maps omitted.")
     return jobs
+
+
+def _write_subset_ranking(run: RunData, out: Path) -> None:
+    """The subset's ranking tables beside its report (``<out>/ranking/*.csv``)."""
+    from evalkit.ranking import RankingResult, write_ranking
+
+    tables = {n: run.table(n) for n in RankingResult.__dataclass_fields__ if n != "meta"}
+    tables["final_ranking"] = run.final_ranking
+    freq = tables.get("bootstrap_rank_frequencies")
+    if freq is not None:
+        tables["bootstrap_rank_frequencies"] = freq.drop(columns="share", errors="ignore")
+    write_ranking(RankingResult(**tables, meta=run.ranking_meta or {}), out)
+
+
+def _draw_case(
+    row: dict,
+    run: RunData,
+    order: list[str],
+    ranks: dict[str, int],
+    scored: list[Metric],
+    limits: PageLimits,
+    img_dir: Path,
+) -> tuple[str | None, str]:
+    """The picture of one case page: ``(png file name, "")`` or ``(None, why not)``."""
+    from evalkit.report.examples import load_case_view
+
+    case = str(row["case"])
+    metric = scored[0] if scored else REGISTRY["DSC"]
+    score = {}
+    if not run.scores.empty and metric.column in run.scores.columns:
+        s = run.scores[run.scores["case"] == case]
+        score = dict(zip(s["algorithm"], s[metric.column].astype(float)))
+    view, why = load_case_view(
+        row, order, run.run_dir, run.challenge.contract, score, limits.max_image_input_bytes
+    )
+    if view is None:
+        return None, why
+    fig = F.plot_case(view, order, ranks, metric)
+    name = f"{P.page_stem(case)}.png"
+    with matplotlib.rc_context({"text.parse_math": False}):
+        fig.savefig(img_dir / name, dpi=CASE_DPI)
+    return name, ""

@@ -17,7 +17,7 @@ import pandas as pd
 
 from evalkit.contract import ContractError, load_gt, load_input, load_prediction
 from evalkit.metrics.registry import REGISTRY, Metric
-from evalkit.runfolder import RunFolder
+from evalkit.runfolder import RunFolder, RunFolderError
 
 MAX_TRIES_PER_MODALITY = 5  # cases tried per modality before giving up on it
 
@@ -126,3 +126,82 @@ def load_examples(
     return examples, pd.DataFrame(
         rows, columns=["modality", "case", "slice", "algorithm", col, "has_prediction"]
     )
+
+
+def _panel(imgs: np.ndarray, boxes: np.ndarray, gts: np.ndarray, z: int | None):
+    """(image, boxes in that slice, reference mask) of slice ``z`` (``None``: 2D)."""
+    if z is None:
+        return imgs, [tuple(int(v) for v in b[:4]) for b in boxes], gts > 0
+    keep = [b for b in boxes if int(b[2]) <= z <= int(b[5])]
+    return imgs[z], [(int(b[0]), int(b[1]), int(b[3]), int(b[4])) for b in keep], gts[z] > 0
+
+
+def load_case_view(
+    row: pd.Series,
+    algs: Sequence[str],
+    run_dir: Path,
+    limits: dict[str, Any] | None,
+    score: dict[str, float],
+    max_input_bytes: int,
+) -> tuple[dict | None, str]:
+    """The slices a case page draws (:func:`evalkit.report.figures.plot_case`), or
+    ``(None, why)``.
+
+    ``row``: the pinned case list's row (``case, dim, input_path, gt_path``); inputs
+    larger than ``max_input_bytes`` on disk are not drawn (the page says so). The
+    reference panel is the slice with the largest reference area; each algorithm's
+    panel is the slice where its prediction and the reference differ in the most
+    voxels (ties: the lowest slice). Loaded with the contract's safe loaders.
+    """
+    inp, gtp = _resolve(row.get("input_path"), run_dir), _resolve(row.get("gt_path"), run_dir)
+    if inp is None or gtp is None:
+        return None, "input or reference file not found"
+    size = inp.stat().st_size + gtp.stat().st_size
+    if size > max_input_bytes:
+        return None, f"input + reference are {size:,} bytes, above the {max_input_bytes:,} drawn"
+    case, dim = str(row["case"]), int(row["dim"])
+    try:
+        x = load_input(inp, limits, dim=dim)
+        g = load_gt(gtp, dim, x.spatial_shape, limits, case=case)
+    except ContractError as exc:
+        return None, f"input or reference not readable ({exc.reason})"
+    ref = g.gts > 0
+    if dim == 3:
+        area = ref.reshape(ref.shape[0], -1).sum(axis=1)
+        z_ref = int(np.argmax(area)) if area.any() else ref.shape[0] // 2
+    else:
+        z_ref = None
+    panels = {z_ref: _panel(x.imgs, x.boxes, g.gts, z_ref)}
+    preds: dict[str, tuple[int | None, np.ndarray, int]] = {}
+    for alg in algs:
+        try:
+            seg = (
+                load_prediction(
+                    RunFolder(run_dir).submission(alg).output(case),
+                    x.spatial_shape,
+                    limits,
+                    case=case,
+                )
+                > 0
+            )
+        except (ContractError, RunFolderError):  # no valid output, or a name with no folder
+            continue
+        wrong = seg != ref
+        if dim == 3:
+            per = wrong.reshape(wrong.shape[0], -1).sum(axis=1)
+            z = int(np.argmax(per)) if per.any() else z_ref
+            err = int(per[z])
+            if z not in panels:
+                panels[z] = _panel(x.imgs, x.boxes, g.gts, z)
+            preds[alg] = (z, seg[z], err)
+        else:
+            preds[alg] = (None, seg, int(wrong.sum()))
+    view = {
+        "case": case,
+        "dim": dim,
+        "ref_slice": z_ref,
+        "panels": panels,
+        "preds": preds,
+        "score": score,
+    }
+    return view, ""

@@ -29,7 +29,12 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import (
+    FuncFormatter,
+    LogFormatterMathtext,
+    MaxNLocator,
+    NullFormatter,
+)
 
 from evalkit.metrics.registry import Metric
 
@@ -76,6 +81,15 @@ def _xticks(ax, labels: Sequence[str], positions: Sequence[float] | None = None)
         ax.set_xticklabels(labels, rotation=55, ha="right", rotation_mode="anchor", fontsize=8)
     else:
         ax.set_xticklabels(labels, fontsize=9)
+
+
+def plain_log_axis(axis) -> None:
+    """Label a log ``axis`` with plain numbers: majors ``0.1, 1, 10, 100``, minors
+    ``2, 5, 20, 50 ...``. matplotlib's default log labels are mathtext
+    (``$\\mathdefault{10^{2}}$``), which print raw because mathtext is off for
+    participant names (:func:`plain_text`)."""
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    axis.set_minor_formatter(FuncFormatter(_minor_log_label))
 
 
 def _minor_log_label(x: float, _pos: int) -> str:
@@ -278,8 +292,7 @@ def plot_bubbles(
     rt = s[x.name].to_numpy(float)
     if rt.min() > 0 and rt.max() / rt.min() > 10:
         ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(FuncFormatter(_minor_log_label))
+        plain_log_axis(ax.xaxis)
     ax.set_xlabel(f"mean {x.label} per case")
     ax.set_ylabel(f"mean {y.label}")
     ax.set_title(title)
@@ -372,9 +385,7 @@ def plot_modality_scores(
     Each panel's y range is :func:`padded_limits` of its metric.
     """
     n = max(len(metrics), 1)
-    fig = Figure(
-        figsize=(max(8.0, 1.25 * len(modalities) + 1.5), 3.75 * n), layout="constrained"
-    )
+    fig = Figure(figsize=(max(8.0, 1.25 * len(modalities) + 1.5), 3.75 * n), layout="constrained")
     axes = np.atleast_1d(fig.subplots(n, 1, sharex=True, squeeze=False)).ravel()
     colours = _alg_colours(algs)
     for ax, metric in zip(axes, metrics):
@@ -414,6 +425,7 @@ def plot_modality_runtime(
     _grouped_boxes(ax, table, modalities, algs, colours)
     if (table["value"] > 0).all():
         ax.set_yscale("log")
+        plain_log_axis(ax.yaxis)
     ax.set_ylabel(f"{metric.label} per case")
     ax.set_title(title)
     ax.legend(
@@ -492,6 +504,191 @@ def plot_examples(
     ]
     handles += [Line2D([], [], color=colours[a], label=rank_label(a, ranks.get(a))) for a in algs]
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6), fontsize=8)
+    return fig
+
+
+def _draw_panel(ax, image, boxes, gt, contour=None, colour: str = "#d62728") -> None:
+    """Grey/RGB ``image`` with the reference (green overlay), the box prompts (blue)
+    and optionally one algorithm's ``contour`` mask."""
+    green = ListedColormap([[0, 0, 0, 0], [0.0, 0.85, 0.0, 0.38]])
+    ax.imshow(image, cmap="gray" if image.ndim == 2 else None, interpolation="nearest")
+    ax.imshow(gt.astype(np.uint8), cmap=green, vmin=0, vmax=1, interpolation="nearest")
+    for x0, y0, x1, y1 in boxes:
+        ax.add_patch(
+            Rectangle(
+                (x0 - 0.5, y0 - 0.5),
+                x1 - x0 + 1,
+                y1 - y0 + 1,
+                fill=False,
+                edgecolor=BOX_COLOUR,
+                linewidth=1.1,
+            )
+        )
+    if contour is not None and contour.any() and not contour.all():
+        ax.contour(contour.astype(float), levels=[0.5], colors=[colour], linewidths=1.0)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+@plain_text
+def plot_case(view: dict, algs: Sequence[str], ranks: dict[str, int], metric: Metric) -> Figure:
+    """One case for its case page: a panel with the reference and box prompts at the
+    slice of the largest reference area, then one panel per algorithm with its contour
+    at the slice where *its* error (voxels where prediction and reference differ) is
+    largest (2D cases: the image itself).
+
+    ``view`` (:func:`evalkit.report.examples.load_case_view`): ``case, dim,
+    ref_slice`` (``None`` in 2D) and ``panels``: ``slice -> (image (H, W) or (H, W, 3),
+    boxes [(x0, y0, x1, y1)], gt (H, W) bool)``; ``preds``: algorithm -> ``(slice,
+    mask (H, W) bool, error voxels)``; ``score``: algorithm -> case value of
+    ``metric``. Algorithms without a valid output get an empty panel saying so.
+    """
+    n = 1 + len(algs)
+    ncols = min(6, n)
+    nrows = math.ceil(n / ncols)
+    fig = Figure(figsize=(2.3 * ncols, 2.55 * nrows + 0.35), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    z = view.get("ref_slice")
+    image, boxes, gt = view["panels"][z]
+    _draw_panel(axes[0], image, boxes, gt)
+    where = f", z={z}" if z is not None else ""
+    axes[0].set_title(f"reference{where}", fontsize=8)
+    for ax, alg in zip(axes[1:], algs):
+        pred = view["preds"].get(alg)
+        value = view["score"].get(alg, float("nan"))
+        shown = "–" if value is None or np.isnan(value) else f"{value:.3f}"
+        head = f"{rank_label(alg, ranks.get(alg))}"
+        if pred is None:
+            ax.text(
+                0.5,
+                0.5,
+                "no valid output",
+                ha="center",
+                va="center",
+                fontsize=7,
+                transform=ax.transAxes,
+            )
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{short(head, 22)}", fontsize=7.5)
+            continue
+        pz, mask, err = pred
+        image, boxes, gt = view["panels"][pz]
+        _draw_panel(ax, image, boxes, gt, mask)
+        zt = f" z={pz}" if pz is not None else ""
+        ax.set_title(f"{short(head, 22)}\n{metric.name} {shown},{zt} {err} px wrong", fontsize=7.5)
+    for ax in axes[n:]:
+        ax.set_axis_off()
+    fig.suptitle(
+        f"{short(view['case'], 40)}: reference (green), box (blue), contour (red); "
+        "each algorithm at its slice of largest error",
+        fontsize=8,
+    )
+    return fig
+
+
+@plain_text
+def plot_podium(
+    case_ranks: pd.DataFrame,
+    task_order: dict[str, list[str]],
+    tasks: Sequence[str],
+    metric: str,
+    ranks: dict[str, int],
+    bars: bool = True,
+) -> Figure:
+    """challengeR's podium plot, one panel per task of one metric: the algorithms stand
+    at their task rank's place (x = place 1, 2, ...; labelled by final rank), each
+    case's value of every algorithm is a dot at that place, and a thin line joins the
+    values of one case across the algorithms. With ``bars``, a strip below each panel
+    shows, at each place, how often that algorithm took per-case rank 1, 2, ... (bar
+    heights, darker = better rank).
+
+    ``case_ranks``: ``task, case, algorithm, value, rank`` for one metric (NaN values
+    are left out of the dots and lines). The value axis is logarithmic when every
+    value is positive and they span more than a factor 100 (runtimes).
+    """
+    from matplotlib.collections import LineCollection
+
+    n = len(tasks)
+    ncols = min(5, n) if n else 1
+    nrows = max(1, math.ceil(n / ncols))
+    k = max((len(v) for v in task_order.values()), default=1)
+    side = max(3.0, min(4.6, 0.17 * k + 1.0))
+    all_algs = sorted({a for v in task_order.values() for a in v})
+    fig = Figure(
+        figsize=(side * ncols, side * nrows * (1.35 if bars else 1.0) + 0.7 + 3 * KEY_LINE_IN),
+        layout=None,
+    )
+    grid = fig.add_gridspec(nrows, ncols)
+    cmap = colormaps["viridis"]
+    for ti, task in enumerate(tasks):
+        r, c = divmod(ti, ncols)
+        cell = grid[r, c].subgridspec(2, 1, height_ratios=[3, 1], hspace=0.06) if bars else None
+        ax = fig.add_subplot(cell[0] if bars else grid[r, c])
+        order = task_order[task]
+        idx = {a: i for i, a in enumerate(order)}
+        cr = case_ranks[(case_ranks["task"] == task) & case_ranks["algorithm"].isin(idx)]
+        wide = cr.pivot_table(index="case", columns="algorithm", values="value", aggfunc="first")
+        wide = wide.reindex(columns=order)
+        xs = np.arange(len(order), dtype=float)
+        vals = wide.to_numpy(float)
+        segs = [np.column_stack([xs, row]) for row in vals]
+        ax.add_collection(
+            LineCollection(segs, colors="#888888", linewidths=0.4, alpha=0.35, rasterized=True)
+        )
+        for j, a in enumerate(order):
+            v = vals[:, j]
+            v = v[~np.isnan(v)]
+            ax.scatter(
+                np.full(len(v), xs[j]),
+                v,
+                s=6,
+                color=cmap(0.9 * j / max(len(order) - 1, 1)),
+                alpha=0.7,
+                linewidths=0,
+                rasterized=True,
+                zorder=3,
+            )
+        finite = vals[np.isfinite(vals)]
+        if len(finite):
+            lo, hi = float(finite.min()), float(finite.max())
+            if lo > 0 and hi / lo > 100:
+                ax.set_yscale("log")
+                plain_log_axis(ax.yaxis)
+            else:
+                pad = 0.05 * (hi - lo) or 0.05
+                ax.set_ylim(lo - pad, hi + pad)
+        ax.set_xlim(-0.6, len(order) - 0.4)
+        labels = _panel_labels(order, ranks)
+        ax.set_xticks(range(len(order)), labels, fontsize=6 if k > 15 else 8)
+        ax.set_title(f"{task} · {metric}", fontsize=9)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.grid(axis="y", alpha=0.2)
+        if bars:
+            bx = fig.add_subplot(cell[1], sharex=ax)
+            ax.tick_params(axis="x", labelbottom=False)
+            kk = len(order)
+            width = 0.8 / max(kk, 1)
+            for j, a in enumerate(order):
+                rk = np.ceil(cr.loc[cr["algorithm"] == a, "rank"].dropna().to_numpy(float))
+                counts = np.bincount(np.clip(rk.astype(int), 1, kk), minlength=kk + 1)[1:]
+                bx.bar(
+                    j - 0.4 + width * (np.arange(kk) + 0.5),
+                    counts,
+                    width,
+                    color=cmap(np.linspace(0, 0.9, kk)),
+                    linewidth=0,
+                )
+            bx.tick_params(axis="x", labelsize=6 if k > 15 else 8)
+            bx.tick_params(axis="y", labelsize=6)
+            bx.set_ylabel("cases at\nrank 1..K", fontsize=6)
+    _grid_layout(fig, nrows, _rank_key(fig, all_algs, ranks))
+    fig.suptitle(
+        f"Podium plots, {metric}: per-case values at each algorithm's task-rank place "
+        "(label = final rank), lines join a case"
+        + ("; bars: per-case rank frequencies" if bars else ""),
+        fontsize=10,
+    )
     return fig
 
 
@@ -890,4 +1087,95 @@ def plot_comparison(
     rax.set_title("runtime")
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+# --------------------------------------------------------------------- finishing every figure
+
+MIN_TICK_FONT = 5.0  # points: tick labels are never shrunk below this
+ROTATION = 55  # degrees, for x tick labels that do not fit side by side
+TICK_GAP = 3.0  # pixels (at 100 dpi) kept free between neighbouring tick labels
+
+
+def _label_rects(labels, renderer) -> list[tuple[np.ndarray, np.ndarray, float, float]]:
+    """Each label as a rotated rectangle (centre, unit direction, width, height; pixels):
+    the centre of its rendered box and the renderer's extent of the unrotated string."""
+    out = []
+    for t in labels:
+        box = t.get_window_extent(renderer)
+        w, h, _d = renderer.get_text_width_height_descent(
+            t.get_text(), t.get_fontproperties(), ismath=False
+        )
+        theta = math.radians(t.get_rotation())
+        centre = np.array([(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2])
+        out.append((centre, np.array([math.cos(theta), math.sin(theta)]), w, h))
+    return out
+
+
+def overlapping(labels, renderer, gap: float = 0.0) -> bool:
+    """True when two of ``labels`` (texts of one axis, same rotation) are closer than
+    ``gap`` pixels both along and across their direction (``gap = 0``: they overlap)."""
+    rects = _label_rects(labels, renderer)
+    for i, (ca, ua, wa, ha) in enumerate(rects):
+        n = np.array([-ua[1], ua[0]])
+        for cb, _ub, wb, hb in rects[i + 1 :]:
+            d = cb - ca
+            if abs(d @ ua) < (wa + wb) / 2 + gap and abs(d @ n) < (ha + hb) / 2 + gap:
+                return True
+    return False
+
+
+def _shown(labels) -> list:
+    return [t for t in labels if t.get_visible() and t.get_text().strip()]
+
+
+def _untangle(axis, renderer) -> bool:
+    """One step towards tick labels of ``axis`` that do not overlap; False when there
+    was nothing (left) to do. Order: hide minor labels, rotate x labels, shrink the
+    font down to :data:`MIN_TICK_FONT`, then show every other label."""
+    major, minor = _shown(axis.get_majorticklabels()), _shown(axis.get_minorticklabels())
+    if minor and overlapping(major + minor, renderer, TICK_GAP):
+        axis.set_minor_formatter(NullFormatter())
+        return True
+    if not overlapping(major, renderer, TICK_GAP):
+        return False
+    if axis.axis_name == "x" and all(t.get_rotation() == 0 for t in major):
+        for t in major:
+            t.set_rotation(ROTATION)
+            t.set_ha("right")
+            t.set_rotation_mode("anchor")
+        return True
+    size = major[0].get_fontsize()
+    if size > MIN_TICK_FONT:
+        for t in major:
+            t.set_fontsize(max(MIN_TICK_FONT, size * 0.85))
+        return True
+    for t in major[1::2]:
+        t.set_visible(False)
+    return len(major) > 1
+
+
+def finish(fig: Figure, max_rounds: int = 8) -> Figure:
+    """Make ``fig`` print cleanly whatever its names: every log axis still on a
+    mathtext formatter gets :func:`plain_log_axis`, and tick labels that overlap on
+    the rendered figure are rotated, shrunk or thinned (:func:`_untangle`, redrawn
+    until none overlap or after ``max_rounds``). Called by the report before saving."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if axis.get_scale() == "log" and isinstance(
+                axis.get_major_formatter(), LogFormatterMathtext
+            ):
+                plain_log_axis(axis)
+    canvas = FigureCanvasAgg(fig)
+    for _ in range(max_rounds):
+        fig.draw_without_rendering()  # layout and text extents, no pixels
+        renderer = canvas.get_renderer()
+        changed = False
+        for ax in fig.axes:
+            for axis in (ax.xaxis, ax.yaxis):
+                changed |= _untangle(axis, renderer)
+        if not changed:
+            break
     return fig

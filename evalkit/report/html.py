@@ -11,10 +11,14 @@ browser); it also lists broken files in a visible warning.
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 from html import escape
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+from evalkit.report.pages import PageLimits, case_href
 
 if TYPE_CHECKING:
     from evalkit.report.build import Report
@@ -28,6 +32,8 @@ table.board{border-collapse:collapse;font-size:.82em;margin:.5em 0 1.2em}
 table.board th,table.board td{border:1px solid #ddd;padding:.2em .45em;text-align:right;white-space:nowrap}
 table.board th{background:#f3f3f3;position:sticky;top:0}
 table.board td:nth-child(2){text-align:left}
+table.cells th,table.cells td{text-align:left} table.cells td.n{text-align:right}
+table.cells td:last-child{white-space:normal} tr.failed td{background:#fdecea}
 .scroll{overflow-x:auto}
 figure{margin:1em 0 2em} figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.9em;color:#444}
@@ -67,6 +73,29 @@ def page(title: str, body: str, script: str = "") -> str:
     )
 
 
+def linked_table(
+    df: pd.DataFrame, links: dict[str, Callable[[str], str | None]], prefix: str = ""
+) -> str:
+    """``df`` as an HTML table (class ``board``), every cell escaped; a cell of a column
+    in ``links`` becomes a link to ``prefix + links[column](value)`` (no link when that
+    returns ``None`` or the cell is empty)."""
+    head = "".join(f"<th>{escape(str(c))}</th>" for c in df.columns)
+    rows = []
+    for values in df.itertuples(index=False, name=None):
+        cells = []
+        for col, v in zip(df.columns, values):
+            text = "–" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+            href = links[col](str(v)) if col in links and text not in ("", "–") else None
+            cell = escape(text)
+            cells.append(
+                f'<td><a href="{escape(prefix + href)}">{cell}</a></td>'
+                if href
+                else f"<td>{cell}</td>"
+            )
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<table class="board"><tr>{head}</tr>' + "".join(rows) + "</table>"
+
+
 def _table(df: pd.DataFrame) -> str:
     return (
         '<div class="scroll">'
@@ -85,21 +114,42 @@ def _figures(report: Report) -> str:
         if f.section != section:
             section = f.section
             parts.append(f"<h3>{escape(section)}</h3>")
-        parts.append(_figure(f))
+        parts.append(_figure(f, report))
     return "\n".join(parts)
 
 
-def _figure(f) -> str:
+def _figure(f, report: Report | None = None) -> str:
     src = f"figures/{escape(f.name)}"
+    extra = ""
+    if f.name == "examples" and report is not None and report.example_cases:
+        extra = (
+            " Case pages: "
+            + " · ".join(
+                f'<a href="{escape(case_href(c))}">{escape(c)}</a>' for c in report.example_cases
+            )
+            + "."
+        )
     return (
         f'<figure id="fig-{escape(f.name)}"><img src="{src}.png" alt="{escape(f.caption)}" '
         f'loading="eager"><figcaption>{escape(f.caption)} <span class="links">'
         f'[<a href="{src}.svg">SVG</a> · <a href="{src}.csv">data (CSV)</a>]</span>'
-        f"</figcaption></figure>"
+        f"{extra}</figcaption></figure>"
     )
 
 
-def _failures(details: pd.DataFrame, board: pd.DataFrame) -> str:
+def _case_pages(selected: pd.DataFrame, limits: PageLimits, report: Report) -> str:
+    n = len(selected)
+    items = linked_table(selected, {"case": case_href})
+    return (
+        f"<p>{escape(limits.rule())} This report has {n} case pages "
+        f"({report.pages.get('case_images', 0)} with pictures). Every algorithm has a page "
+        "(its name in the leaderboard links to it).</p>"
+        f"<details{' open' if n <= 30 else ''}><summary>{n} case pages</summary>"
+        f'<div class="scroll">{items}</div></details>'
+    )
+
+
+def _failures(details: pd.DataFrame, board: pd.DataFrame, paged: set[str] | None = None) -> str:
     if details.empty:
         return "<p>No failed cases.</p>"
     parts = []
@@ -111,7 +161,12 @@ def _failures(details: pd.DataFrame, board: pd.DataFrame) -> str:
         counts = ", ".join(f"{s}: {n}" for s, n in d["status"].value_counts().items())
         parts.append(
             f"<details{is_open}><summary>{escape(str(alg))}: {len(d)} failed ({escape(counts)})"
-            f"</summary>{_table(d.drop(columns=['algorithm']))}</details>"
+            f'</summary><div class="scroll">'
+            + linked_table(
+                d.drop(columns=["algorithm"]),
+                {"case": lambda c: case_href(c) if paged is None or c in paged else None},
+            )
+            + "</div></details>"
         )
     return "\n".join(parts)
 
@@ -134,9 +189,16 @@ def _images(run: RunData, order: list[str]) -> str:
 
 
 def index_page(
-    run: RunData, report: Report, tables_html: list[str], details: pd.DataFrame, board: pd.DataFrame
+    run: RunData,
+    report: Report,
+    tables_html: list[str],
+    details: pd.DataFrame,
+    board: pd.DataFrame,
+    selected: pd.DataFrame | None = None,
+    limits: PageLimits | None = None,
 ) -> str:
-    """The report page: leaderboard, figures with captions, failures, provenance."""
+    """The report page: leaderboard, figures with captions, failures, case pages,
+    provenance. ``selected``: the cases with a page (``case, why``)."""
     order = list(board["algorithm"])
     meta = run.run_meta or {}
     title = run.challenge.data["challenge"].get("title", run.challenge.name)
@@ -151,6 +213,9 @@ def index_page(
         ".</p>",
     ]
     notes = "".join(f'<div class="note">{escape(n)}</div>' for n in report.notes)
+    if report.subset:
+        notes = f'<div class="note"><b>{escape(report.subset)}</b></div>' + notes
+    paged = set(selected["case"]) if selected is not None else None
     ranking_meta = run.ranking_meta or {}
     # the seed the ranking actually used wins over the configured one
     seed = ranking_meta.get("seed", meta.get("seed", run.challenge.ranking.get("seed")))
@@ -181,7 +246,10 @@ def index_page(
             (
                 "<p>mean_rank = mean over ranking tasks (modality × metric) of the task rank; the 95 % "
                 "rank interval and P(rank 1) come from the bootstrap of the final rank; metric columns "
-                "are means per case; runtime in seconds; failed_* count cases by status.</p>"
+                "are means per case; runtime in seconds; failed_* count cases by status. An "
+                "algorithm's name links to its page; the last column, <i>lowest case</i>, "
+                'links to the page of its lowest-scoring case (<a href="#cases">all case '
+                "pages</a>).</p>"
             ),
             *[
                 f'<div class="scroll">{t}</div>' if t.startswith("<table") else t
@@ -191,7 +259,12 @@ def index_page(
             _figures(report),
             '<h2 id="failures">Failures</h2>',
             "<p>Failed cases per algorithm: status, reason and the last line of the case log.</p>",
-            _failures(details, board),
+            _failures(details, board, paged),
+            *(
+                ['<h2 id="cases">Case pages</h2>', _case_pages(selected, limits, report)]
+                if selected is not None and limits is not None
+                else []
+            ),
             '<h2 id="provenance">Configuration, images, versions</h2>',
             *prov,
         ]

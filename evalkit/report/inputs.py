@@ -25,7 +25,8 @@ from evalkit.errors import EvalkitError
 from evalkit.metrics import registry
 from evalkit.metrics.registry import Metric
 from evalkit.ranking import schemas
-from evalkit.runfolder import RunFolder, latest_by_case, read_journal
+from evalkit.runfolder import CaseRecord, RunFolder, latest_by_case, read_journal, runs_by_case
+from evalkit.text import printable
 
 # the ranking's input and output columns (defined once, in evalkit.ranking.schemas)
 RESULTS_COLUMNS = list(schemas.RESULTS_COLUMNS)
@@ -173,6 +174,39 @@ def last_log_line(path: Path, *, max_bytes: int = LOG_TAIL_BYTES, max_chars: int
     return ""
 
 
+def log_tail(
+    path: Path, *, max_bytes: int = 8192, max_lines: int = 12, max_chars: int = 200
+) -> list[str]:
+    """The last ``max_lines`` non-empty lines of a participant log (``[]`` when absent).
+
+    Same reading rules as :func:`last_log_line`: at most ``max_bytes`` from the end,
+    never through a symlink (``O_NOFOLLOW`` and an ``lstat`` check), decoded with
+    replacement; each line is made printable (:func:`evalkit.text.printable`) and cut
+    to ``max_chars`` characters. The caller HTML-escapes them.
+    """
+    if not _regular_file(path):
+        return []
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return []
+    with os.fdopen(fd, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        fh.seek(max(0, size - max_bytes))
+        tail = fh.read(max_bytes)
+    lines = [ln.strip() for ln in tail.decode("utf-8", errors="replace").splitlines()]
+    lines = [printable(ln) for ln in lines if ln][-max_lines:]
+    return [ln[:max_chars] + ("…" if len(ln) > max_chars else "") for ln in lines]
+
+
+def read_run_records(path: Path) -> dict[str, list[CaseRecord]]:
+    """``record = "run"`` lines of a journal (multi-run protocols, e.g. interactive),
+    grouped by case in file order; ``{}`` when absent, not a regular file or too large."""
+    if not _regular_file(path) or path.stat().st_size > MAX_TABLE_BYTES:
+        return {}
+    return runs_by_case(read_journal(path, kind="run"))
+
+
 def _case_dims(
     results: pd.DataFrame, cases: pd.DataFrame | None, scores: pd.DataFrame
 ) -> pd.Series:
@@ -185,6 +219,30 @@ def _case_dims(
             )
     names = results["case"].astype(str)
     return names.map(lambda n: dims.get(n, 3 if n.startswith("3D") else 2)).astype(int)
+
+
+def prepare_ranking_tables(
+    tables: dict[str, pd.DataFrame | None],
+) -> dict[str, pd.DataFrame | None]:
+    """The optional ranking tables as the report uses them: key columns as strings
+    (empty for missing), and ``bootstrap_rank_frequencies`` with a ``share`` column.
+
+    ``frequency`` may be a count or a share: the figures use the share per (scope,
+    task, metric, algorithm), which is the same under both conventions."""
+    ranking: dict[str, pd.DataFrame | None] = {}
+    for name in RANKING_FILES:
+        df = tables.get(name)
+        if df is not None:
+            df = df.copy()
+            for col in ("task", "metric", "algorithm", "other", "scope"):
+                if col in df.columns:
+                    df[col] = df[col].fillna("").astype(str)
+        ranking[name] = df
+    freq = ranking["bootstrap_rank_frequencies"]
+    if freq is not None:
+        total = freq.groupby(["scope", "task", "metric", "algorithm"])["frequency"].transform("sum")
+        freq["share"] = (freq["frequency"] / total.where(total > 0)).fillna(0.0)
+    return ranking
 
 
 def load_run(run_dir: str | Path) -> RunData:
@@ -252,20 +310,12 @@ def load_run(run_dir: str | Path) -> RunData:
 
     results["dim"] = _case_dims(results, cases, scores)
 
-    ranking: dict[str, pd.DataFrame | None] = {}
-    for name, cols in RANKING_FILES.items():
-        df = _read_csv(folder.ranking_dir / f"{name}.csv", cols, required=False)
-        if df is not None:
-            for col in ("task", "metric", "algorithm", "other", "scope"):
-                if col in df.columns:
-                    df[col] = df[col].fillna("").astype(str)
-        ranking[name] = df
-    freq = ranking["bootstrap_rank_frequencies"]
-    if freq is not None:
-        # ``frequency`` may be a count or a share: the figures use the share per
-        # (scope, task, metric, algorithm), which is the same under both conventions.
-        total = freq.groupby(["scope", "task", "metric", "algorithm"])["frequency"].transform("sum")
-        freq["share"] = (freq["frequency"] / total.where(total > 0)).fillna(0.0)
+    ranking = prepare_ranking_tables(
+        {
+            name: _read_csv(folder.ranking_dir / f"{name}.csv", cols, required=False)
+            for name, cols in RANKING_FILES.items()
+        }
+    )
     if ranking["bootstrap_ranks"] is None:
         notes.append("ranking/bootstrap_ranks.csv not found: bootstrap rank intervals omitted.")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from evalkit.cli import main
+from evalkit.report import build as B
 from evalkit.report import build_report
 
 from .synthetic import make_run
@@ -25,10 +26,27 @@ def run23(tmp_path_factory) -> Path:
     )
 
 
+def build_keeping_figures(run: Path, out: Path | None = None):
+    """``build_report`` that also keeps every saved figure: ``report.drawn`` lists
+    ``(name, Figure, svg path)`` (the figures as written, for the figure-text tests)."""
+    drawn = []
+    real = B._save
+
+    def keep(fig, data, stem):
+        real(fig, data, stem)
+        drawn.append((stem.name, fig, stem.with_suffix(".svg")))
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(B, "_save", keep)
+        report = build_report(run, out, progress=False)
+    report.drawn = drawn
+    return report
+
+
 @pytest.fixture(scope="session")
 def report23(run23):
     t0 = time.perf_counter()
-    report = build_report(run23, progress=False)
+    report = build_keeping_figures(run23)
     print(
         f"\n23-algorithm report rendered in {time.perf_counter() - t0:.1f} s "
         f"({len(report.figures)} figures)"

@@ -37,6 +37,7 @@ FIGURES = (
     + [f"blob_tasks_{m}" for m in METRICS]
     + [f"significance_{m}" for m in METRICS]
     + [f"case_rank_heatmap_{m}" for m in METRICS]
+    + [f"podium_{m}" for m in METRICS]
 )
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM_FLAGS = [
@@ -191,7 +192,8 @@ def _chromium() -> str:
     return exe
 
 
-def _body_counts(exe: str, page: Path, profile: Path) -> tuple[int, int]:
+def _dump(exe: str, page: Path, profile: Path) -> str:
+    """The DOM of ``page`` after load, as headless Chromium sees it."""
     done = subprocess.run(
         [
             exe,
@@ -206,8 +208,14 @@ def _body_counts(exe: str, page: Path, profile: Path) -> tuple[int, int]:
         text=True,
         timeout=180,
     )
-    body = re.search(r"<body[^>]*>", done.stdout)
-    assert body, f"no <body> in dumped DOM; stderr: {done.stderr[-500:]}"
+    assert "<body" in done.stdout, f"no <body> in dumped DOM; stderr: {done.stderr[-500:]}"
+    return done.stdout
+
+
+def _body_counts(exe: str, page: Path, profile: Path, dom: str | None = None) -> tuple[int, int]:
+    dom = _dump(exe, page, profile) if dom is None else dom
+    body = re.search(r"<body[^>]*>", dom)
+    assert body, "no <body> in dumped DOM"
     images = re.search(r'data-images="(\d+)"', body.group(0))
     broken = re.search(r'data-broken-images="(\d+)"', body.group(0))
     assert images and broken, f"load script did not run: {body.group(0)}"
@@ -247,6 +255,40 @@ def test_index_loads_in_headless_chromium(report23, tmp_path):
         cwd=tmp_path,
     )
     assert shot.is_file() and imread(shot).shape[0] > 1000
+
+
+def _links_resolve(dom: str, page: Path, root: Path) -> int:
+    """Every ``href``/``src`` of the dumped DOM names a file inside ``root``; returns
+    how many were checked."""
+    targets = re.findall(r'(?:href|src)="([^"#]+)(?:#[^"]*)?"', dom)
+    for t in targets:
+        assert "://" not in t, t
+        path = (page.parent / t.replace("&amp;", "&")).resolve()
+        assert path.is_relative_to(root.resolve()), (page.name, t)
+        assert path.is_file(), (page.name, t)
+    return len(targets)
+
+
+def test_case_and_algorithm_pages_load_and_link_inside_the_report(report23, tmp_path):
+    exe = _chromium()
+    out = report23.out_dir
+    pages = [
+        out / "index.html",
+        out / "cases" / "3DBox_CT_0001.html",
+        out / "algorithms" / "seno.html",
+    ]
+    for i, page in enumerate(pages):
+        dom = _dump(exe, page, tmp_path / f"p{i}")
+        n_images, n_broken = _body_counts(exe, page, tmp_path / f"p{i}", dom)
+        assert n_broken == 0, page
+        assert _links_resolve(dom, page, out) > 3, page
+        if page.parent.name == "cases":
+            assert n_images == 1  # the case's slices
+    # the check can fail: a dangling link is found
+    bad = tmp_path / "bad.html"
+    bad.write_text('<html><body><a href="cases/nope.html">x</a></body></html>')
+    with pytest.raises(AssertionError):
+        _links_resolve(bad.read_text(), bad, tmp_path)
 
 
 def test_provenance_in_index(run23, report23):
