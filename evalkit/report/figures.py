@@ -575,8 +575,8 @@ def plot_case(view: dict, algs: Sequence[str], ranks: dict[str, int], metric: Me
         pz, mask, err = pred
         image, boxes, gt = view["panels"][pz]
         _draw_panel(ax, image, boxes, gt, mask)
-        zt = f" z={pz}" if pz is not None else ""
-        ax.set_title(f"{short(head, 22)}\n{metric.name} {shown},{zt} {err} px wrong", fontsize=7.5)
+        zt = f"slice z={pz}: " if pz is not None else ""
+        ax.set_title(f"{short(head, 22)}\n{metric.name} {shown}; {zt}{err} px wrong", fontsize=7.5)
     for ax in axes[n:]:
         ax.set_axis_off()
     fig.suptitle(

@@ -245,7 +245,7 @@ def case_page(
                 _text(reason),
             ]
         )
-    head = ["rank", "algorithm", "status", *[m.label for m in metrics], "time (s)", "reason"]
+    head = ["final rank", "algorithm", "status", *[m.label for m in metrics], "time (s)", "reason"]
     parts = [
         f'<p><a href="../index.html">← report</a> · {escape(title)}</p>',
         f"<h1>Case {escape(case)}</h1>",
