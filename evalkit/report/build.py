@@ -35,12 +35,12 @@ import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 
-from evalkit.metrics.registry import REGISTRY, Metric
+from evalkit.metrics.registry import REGISTRY, Metric, enabled_scored
 from evalkit.progress import progress as progress_bar
 from evalkit.report import figures as F
 from evalkit.report import html as H
 from evalkit.report import pages as P
-from evalkit.report.inputs import RunData, last_log_line, load_run, scored_metrics
+from evalkit.report.inputs import RunData, last_log_line, load_run
 from evalkit.report.pages import PageLimits
 from evalkit.report.tables import (
     failure_counts,
@@ -218,7 +218,7 @@ def build_report(
 
     # ------------------------------------------------------------------ pages
     selected = P.select_case_pages(report.example_cases, details, lowest, limits.max_case_pages)
-    scored = scored_metrics(run.challenge)
+    scored = enabled_scored(run.challenge)
     runtimes = _registered(metrics, "runner")
     report.pages = P.write_pages(
         out,

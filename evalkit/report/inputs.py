@@ -23,7 +23,6 @@ import pandas as pd
 from evalkit.config import Challenge, ConfigError, load_challenge
 from evalkit.errors import EvalkitError
 from evalkit.metrics import registry
-from evalkit.metrics.registry import Metric
 from evalkit.ranking import schemas
 from evalkit.runfolder import CaseRecord, RunFolder, latest_by_case, read_journal, runs_by_case
 from evalkit.text import printable
@@ -45,14 +44,9 @@ class ReportInputError(EvalkitError, ValueError):
     """A run folder the report cannot be built from; the message names file and column."""
 
 
-def scored_metrics(challenge: Challenge) -> list[Metric]:
-    """The scored metrics a run computes (:func:`evalkit.metrics.registry.enabled_scored`)."""
-    return registry.enabled_scored(challenge)
-
-
 def score_columns(challenge: Challenge) -> list[str]:
     """Columns a ``scores/<sub>/cases.csv`` must have: keys, one per scored metric, status."""
-    return ["case", "modality", "dim", *(m.column for m in scored_metrics(challenge)), "status"]
+    return ["case", "modality", "dim", *(m.column for m in registry.enabled_scored(challenge)), "status"]
 
 
 @dataclass
