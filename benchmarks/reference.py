@@ -123,11 +123,13 @@ def main(argv: list[str] | None = None) -> int:
 
     import docker
 
+    from evalkit.runner.executor import DockerExecutor
     from evalkit.runner.intake import intake
     from evalkit.runner.run import run_submission
 
     refs = build_images()
     client = docker.from_env()
+    executor = DockerExecutor(client=client)
     with tempfile.TemporaryDirectory(prefix="evalkit-bench-ref-") as tmp_s:
         tmp = Path(tmp_s)
         cases = make_cases(tmp, args.preset)
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"# {name}: {refs[name]}, {image.size_bytes / 1e6:.0f} MB, user {image.user}",
                   flush=True)
             recs[name] = {r.case: r for r in run_submission(image, cases, tmp / "run",
-                                                            name=name, client=client)}
+                                                            name=name, executor=executor)}
             outs[name] = tmp / "run" / "submissions" / name / "outputs"
 
         print(f"\n{'case':<24}{'shape':>16}{'boxes':>6}{'OpenVINO s':>12}{'PyTorch s':>11}"

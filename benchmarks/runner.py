@@ -46,11 +46,13 @@ def main() -> int:
     from evalkit.config import load_challenge
     from evalkit.runner import ImageRecord, run_submission
     from evalkit.runner.engine import base_image_ref, ensure_engine
+    from evalkit.runner.executor import DockerExecutor
 
     client = ensure_engine()
     image_id = _builder().build_image(client, "ok", base_image_ref(client))
     image = ImageRecord("bench", image_id, image_id, None, None, 0, "", "amd64", "")
     challenge = load_challenge()
+    executor = DockerExecutor(challenge, client=client)
     tmp = Path(tempfile.mkdtemp(prefix="evalkit-bench-"))
     try:
         case = tmp / "2DBox_CT_0001.npz"
@@ -72,7 +74,7 @@ def main() -> int:
             assert (out / case.name).exists()
             t = time.perf_counter()
             recs = run_submission(image, [case], tmp / "run", challenge, name=f"r{i}",
-                                  client=client, progress=False)
+                                  executor=executor, progress=False)
             harness.append(time.perf_counter() - t)
             assert recs[0].status == "ok", recs[0].reason
             wall.append(recs[0].wall_s)
