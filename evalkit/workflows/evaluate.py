@@ -37,6 +37,7 @@ from evalkit.runfolder import check_name
 from evalkit.runfolder.lock import folder_lock
 from evalkit.runner import ImageRecord, run_submission
 from evalkit.runner.executor import Executor, make_executor
+from evalkit.workflows.interactive import evaluate_interactive, is_interactive
 from evalkit.workflows.runfolder import RunFolder, RunFolderError, open_run
 
 
@@ -193,7 +194,12 @@ def evaluate(submissions: list[Submission], cases_dir: Path, run_dir: Path, chal
                 name = sub.name or image.name
                 _check_same_image(run, name, image)
                 print(f"[evalkit] {name}: image {image.image_id[:19]} ({image.reference})", file=sys.stderr)
-                evaluate_submission(run, image, name, cases, challenge, executor, progress=progress)
+                if is_interactive(challenge):
+                    evaluate_interactive(run, image, name, cases, challenge, executor,
+                                         progress=progress)
+                else:
+                    evaluate_submission(run, image, name, cases, challenge, executor,
+                                        progress=progress)
         finally:
             if own:
                 executor.close()
