@@ -3,9 +3,16 @@
 The iteration is read from the input: 1 + the number of click iterations, which
 is the second extent of the ``clicks_order`` member's ``.npy`` header (the
 official harness stores it as a (classes, iterations) array; no unpickling).
-Answer for iteration ``it`` (k = it - 1 click iterations so far): on the uint8
-image, label 1 where the intensity is >= 140 - 8 k, label 2 where >= 220 - 8 k
-(a threshold that moves with every iteration), written as uint8 ``segs``.
+Answer for iteration ``it`` (k = it - 1 click iterations so far): inside the
+central block (slices D/3..2D/3, rows and columns H/4..3H/4, W/4..3W/4) of the
+uint8 image, label 1 where the intensity is >= 140 - 8 k, label 2 where
+>= 220 - 8 k (a threshold that moves with every iteration); 0 elsewhere;
+written as uint8 ``segs``.
+
+A perfect class: for ``study_0007`` from iteration 3 on, label 1 is exactly the
+GT's class 1 (``oracle_study_0007.bin``: zlib of that mask as uint8 bytes, the
+demo set's ``study_0007`` at seed 0; test data only, the GT never enters a real
+container), so the harness finds class 1 perfect and gives it no click.
 
 Deliberate failures (exit 0, nothing written):
 * ``CT_abdomen_0001``: iteration 3 (two click iterations in the input), so the
@@ -16,6 +23,7 @@ Deliberate failures (exit 0, nothing written):
 
 import os
 import sys
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import npzio
@@ -48,10 +56,25 @@ def answer(path):
     descr, shape, raw = arrays["imgs"]
     if descr not in ("|u1", "<u1"):
         raise SystemExit(f"{stem}: imgs must be uint8, found {descr}")
-    n = 1
-    for s in shape:
-        n *= s
-    segs = raw[:n].translate(table(it - 1))
+    d, h, w = shape
+    lut = table(it - 1)
+    segs = bytearray(d * h * w)
+    x0, x1 = w // 4, 3 * w // 4
+    for z in range(d // 3, 2 * d // 3):
+        for y in range(h // 4, 3 * h // 4):
+            a = (z * h + y) * w
+            segs[a + x0:a + x1] = raw[a + x0:a + x1].translate(lut)
+    oracle = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"oracle_{stem}.bin")
+    if it >= 3 and os.path.exists(oracle):
+        with open(oracle, "rb") as fh:
+            mask = zlib.decompress(fh.read())
+        if len(mask) != len(segs):
+            raise SystemExit(f"{stem}: oracle of {len(mask)} voxels for an image of {len(segs)}")
+        for i, m in enumerate(mask):
+            if m:
+                segs[i] = 1
+            elif segs[i] == 1:
+                segs[i] = 0
     npzio.write_npz(os.path.join(OUT, os.path.basename(path)), "segs", "|u1", shape, segs)
     print(f"{stem}: iteration {it}: wrote segs")
 
