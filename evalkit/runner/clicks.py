@@ -49,6 +49,7 @@ compared as stored.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -272,17 +273,26 @@ class ClickHistory:
                     clicks[i][c.kind].append([conv(v) for v in c.zyx])
         return {"clicks": clicks, "clicks_order": order}
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """Our pickle-free record: ``{"labels": [...], "iterations": [{"iteration": k,
-        "clicks": [{"label", "kind", "zyx"}, ...]}, ...]}``."""
+        "clicks": [{"label", "kind", "zyx"}, ...]}, ...]}`` (plain ints, ``None`` for no click)."""
         return {"labels": list(self.labels),
                 "iterations": [{"iteration": k, "clicks": [c.to_dict() for c in clicks]}
                                for k, clicks in self.iterations]}
 
+    def to_json(self) -> str:
+        """:meth:`to_dict` as one line of JSON text (deterministic: same clicks, same text)."""
+        return json.dumps(self.to_dict(), allow_nan=False)
+
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ClickHistory:
-        """The inverse of :meth:`to_json` (checks that every iteration has one click per label)."""
+    def from_dict(cls, data: dict[str, Any]) -> ClickHistory:
+        """The inverse of :meth:`to_dict` (checks that every iteration has one click per label)."""
         history = cls([int(v) for v in data["labels"]])
         for it in data["iterations"]:
             history.add([Click.from_dict(c) for c in it["clicks"]], int(it["iteration"]))
         return history
+
+    @classmethod
+    def from_json(cls, text: str | dict[str, Any]) -> ClickHistory:
+        """The inverse of :meth:`to_json` (also takes the parsed dict)."""
+        return cls.from_dict(json.loads(text) if isinstance(text, str) else text)

@@ -256,10 +256,14 @@ def test_history_members_and_json_round_trip():
     assert m["clicks_order"] == [["fg", "bg", "fg"], [None, "fg", "fg"]]
     assert all(type(v) is int for d in m["clicks"] for k in d for p in d[k] for v in p)
     assert all(type(v) is np.int64 for p in h.to_members(numpy_scalars=True)["clicks"][0]["fg"] for v in p)
-    doc = json.loads(json.dumps(h.to_json()))
+    text = h.to_json()
+    assert isinstance(text, str) and "\n" not in text and text == h.to_json()
+    doc = json.loads(text)
+    assert doc == h.to_dict() and ClickHistory.from_dict(doc) == h
     assert doc["labels"] == [1, 2] and [it["iteration"] for it in doc["iterations"]] == [2, 3, 4]
     assert doc["iterations"][0]["clicks"][1] == {"label": 2, "kind": None, "zyx": None}
-    back = ClickHistory.from_json(doc)
+    back = ClickHistory.from_json(text)
+    assert ClickHistory.from_json(doc) == back
     assert back == h and back.to_members() == m
     again = ClickHistory.from_iterations([1, 2], [its for _, its in h.iterations])
     assert again == h

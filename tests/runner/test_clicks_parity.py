@@ -30,7 +30,7 @@ def test_clicks_equal_the_official_clicks(team, case):
         ours = next_clicks(preds[k - 1], gts)
         assert [c.to_dict() for c in ours] == it["clicks"], (team, case, it["iteration"])
         history.add(ours, it["iteration"])
-    assert history.to_json()["iterations"] == expected["iterations"]
+    assert history.to_dict()["iterations"] == expected["iterations"]
 
 
 def test_the_data_cover_the_cases_that_matter():
