@@ -77,6 +77,7 @@ IMAGES: dict[str, ImageSpec] = {s.name: s for s in [
               ("case_io.py", "sam_algo.py")),
     ImageSpec("box-fill", "box-fill", "numpy"),
     ImageSpec("box-threshold", "box-threshold", "numpy"),
+    ImageSpec("click-fill", "click-fill", "numpy", leaderboard=False),
     ImageSpec("efficientvit-sam-openvino", "litemedsam-openvino", "openvino", "efficientvit-sam",
               IR_FILES, ("case_io.py", "sam_algo.py"), leaderboard=False),
 ]}

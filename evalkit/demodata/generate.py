@@ -84,13 +84,17 @@ def generate(out_dir: str | Path, preset: str = "demo", seed: int = 0, *,
              progress: bool | None = None) -> list[Path]:
     """Write every case of ``preset`` under ``out_dir``; return the input paths (sorted).
 
-    ``preset`` is ``"tiny"``, ``"demo"`` or ``"paper"`` (the paper preset is several
-    hundred MB and takes minutes). ``progress`` shows a tqdm bar on stderr (default:
+    ``preset`` is ``"tiny"``, ``"demo"``, ``"paper"`` (several hundred MB, minutes)
+    or ``"cvpr25"`` (the CVPR 2025 interactive format, :mod:`evalkit.demodata.cvpr25`). ``progress`` shows a tqdm bar on stderr (default:
     only for ``paper``). Existing files of the same names are replaced; other files
     in ``out_dir`` are left alone. Also writes ``<out>/demodata.json``.
     """
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    if preset == "cvpr25":  # the interactive format: boxes as dicts, a manifest (demodata/cvpr25.py)
+        from evalkit.demodata.cvpr25 import generate_cvpr25
+
+        return generate_cvpr25(out_dir, seed, progress=progress)
     out = Path(out_dir)
     specs = PRESETS[preset]
     show = (preset == "paper") if progress is None else progress
