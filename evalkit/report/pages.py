@@ -16,6 +16,11 @@ page. At 4,414 cases x 23 algorithms the defaults bound the pages to 500 (each h
 23 table rows and 23 log tails of at most 12 lines x 200 characters, < 100 kB) and the
 pictures to 60 PNGs (each < 300 kB).
 
+Interactive runs (``[protocol] kind = "interactive"``): a case page also lists every
+algorithm's runs (status, the prediction scored, DSC, NSD, time) and, within the same
+``max_case_images``, a picture of one panel per run for at most ``max_run_rows``
+algorithms (:func:`run_row_algorithms`; :func:`evalkit.report.figures.plot_runs`).
+
 Every text from a run (names, reasons, logs) is HTML-escaped; log tails are read by
 :func:`evalkit.report.inputs.log_tail` (bounded, no symlinks, made printable).
 File names come from :func:`page_stem` (case and algorithm names come from files).
@@ -288,7 +293,9 @@ def case_page(
                 _text(reason),
             ]
         )
-    head = ["final rank", "algorithm", "status", *[m.label for m in metrics], "time (s)", "reason"]
+    interactive = look.run.interactive
+    time_head = "total time (s)" if interactive else "time (s)"
+    head = ["final rank", "algorithm", "status", *[m.label for m in metrics], time_head, "reason"]
     parts = [
         f'<p><a href="../index.html">← report</a> · {escape(title)}</p>',
         f"<h1>Case {escape(case)}</h1>",
@@ -298,7 +305,7 @@ def case_page(
         ),
         "<h2>Every algorithm</h2>",
         rows_table(head, rows, failed),
-        "<h2>Slices</h2>",
+        "<h2>Slices (final prediction)</h2>" if interactive else "<h2>Slices</h2>",
         (
             f'<figure><img src="img/{escape(image)}" alt="slices of {escape(case)}" '
             'loading="eager"><figcaption>Reference (green overlay), box prompts (blue) and '
@@ -309,7 +316,7 @@ def case_page(
             else f'<p class="note">No picture: {escape(image_note)}.</p>'
         ),
     ]
-    if look.run.interactive:
+    if interactive:
         parts += _runs_section(case, order, look, runs_image, runs_note, limits)
         iterations = []
     else:
@@ -335,8 +342,8 @@ def case_page(
                 ["algorithm", "iteration", "attempt", "status", "time (s)", "reason"], irows
             ),
             (
-                '<p class="note">The clicks and the contour of each iteration will be drawn here '
-                "once the interactive protocol records its clicks (not defined yet).</p>"
+                '<p class="note">Each run\'s clicks and contours are drawn for runs made under '
+                'the interactive protocol (<code>[protocol] kind = "interactive"</code>).</p>'
             ),
         ]
     parts.append(f"<h2>Log tails (last {limits.log_lines} lines)</h2>")

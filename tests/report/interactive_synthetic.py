@@ -103,7 +103,7 @@ def _boxes(gts: np.ndarray) -> np.ndarray:
     """Per-class box dicts (the CVPR25 layout) as the object array np.savez pickles."""
     out = []
     for v in range(1, int(gts.max()) + 1):
-        zs, ys, xs = np.nonzero(gts == v)
+        zs = np.nonzero(gts == v)[0]
         zm = int(np.median(zs))
         y2, x2 = np.nonzero(gts[zm] == v)
         out.append({"z_min": int(zs.min()), "z_max": int(zs.max()), "z_mid": zm,
