@@ -35,18 +35,21 @@ import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 
-from evalkit.metrics.registry import REGISTRY, Metric, enabled_scored
+from evalkit.metrics.registry import REGISTRY, Metric
 from evalkit.progress import progress as progress_bar
 from evalkit.report import figures as F
 from evalkit.report import html as H
 from evalkit.report import pages as P
-from evalkit.report.inputs import RunData, last_log_line, load_run
+from evalkit.report.inputs import RunData, last_log_line, load_run, report_scored, run_metrics
 from evalkit.report.pages import PageLimits
 from evalkit.report.tables import (
     failure_counts,
     failure_details,
     format_leaderboard,
+    iteration_failures,
     leaderboard,
+    run_count,
+    run_curves,
     to_markdown,
 )
 from evalkit.runfolder import RunFolder
@@ -77,6 +80,7 @@ class Report:
     example_cases: list[str] = field(default_factory=list)
     pages: dict[str, int] = field(default_factory=dict)
     subset: str | None = None
+    iteration_failures: pd.DataFrame | None = None  # interactive runs: failures by run
 
     @property
     def index(self) -> Path:
@@ -207,6 +211,18 @@ def build_report(
         H.page(f"Leaderboard: {run.challenge.name}", "\n".join(tables_html)), encoding="utf-8"
     )
     report.tables += ["leaderboard.csv", "leaderboard.md", "leaderboard.html", "failures.csv"]
+    if run.interactive:
+        per_run = run_metrics(run.challenge)
+        runs = run_count(run.scores, per_run)
+        if runs:
+            report.iteration_failures = iteration_failures(run.iterations, run.scores, order, runs)
+            report.iteration_failures.to_csv(out / "failures_by_iteration.csv", index=False)
+            report.tables.append("failures_by_iteration.csv")
+        else:
+            report.notes.append(
+                "Interactive run without per-run columns in scores/<sub>/cases.csv: "
+                "failures by run omitted."
+            )
 
     # ------------------------------------------------------------------ figures
     jobs = _figure_jobs(run, results, order, ranks, modalities, metrics, top, report)
@@ -218,7 +234,7 @@ def build_report(
 
     # ------------------------------------------------------------------ pages
     selected = P.select_case_pages(report.example_cases, details, lowest, limits.max_case_pages)
-    scored = enabled_scored(run.challenge)
+    scored = report_scored(run.challenge)
     runtimes = _registered(metrics, "runner")
     report.pages = P.write_pages(
         out,
@@ -234,6 +250,7 @@ def build_report(
         limits,
         runtimes[0].name if runtimes else None,
         lambda row: _draw_case(row, run, order, ranks, scored, limits, out / "cases" / "img"),
+        lambda row, algs: _draw_runs(row, algs, run, ranks, limits, out / "cases" / "img"),
     )
 
     # ------------------------------------------------------------------ page
@@ -450,10 +467,54 @@ def _figure_jobs(
                 )
             )
 
+    jobs += _run_jobs(run, order, ranks, modalities, report)
     shown_metric = accuracy[0] if accuracy else None
     jobs += _example_job(run, top, ranks, modalities, report, shown_metric)
     jobs += _ranking_jobs(run, order, ranks, modalities, metrics, report)
     return jobs
+
+
+def _run_jobs(
+    run: RunData, order: list[str], ranks: dict[str, int], modalities: list[str], report: Report
+) -> list[Job]:
+    """Interactive runs: each per-run metric (DSC, NSD) per run, per algorithm and per
+    modality (mean and 95 % bootstrap band over cases)."""
+    if not run.interactive:
+        return []
+    metrics = run_metrics(run.challenge)
+    runs = run_count(run.scores, metrics)
+    if not runs:
+        return []  # the note is written with the failures-by-run table
+    scores = run.scores[run.scores["algorithm"].isin(order)]
+    seed = int(run.challenge.ranking.get("seed", 0))
+    samples = 1000
+    names = _and([m.name for m in metrics])
+    band = f"band = 95 % bootstrap interval of the mean over cases ({samples} resamples)"
+    per_alg = run_curves(scores, metrics, runs, ("algorithm",), samples, seed)
+    per_mod = run_curves(scores, metrics, runs, ("algorithm", "modality"), samples, seed)
+    return [
+        (
+            FigureEntry(
+                "runs",
+                "Interactive: per run",
+                f"Mean {names} per run and algorithm (run 1 = the box prompt, run k = after "
+                f"click k-1); {band}. Skipped box runs (no boxes), failed runs without a "
+                "prediction and cases over the time budget count 0.",
+            ),
+            lambda: (F.plot_run_curves(per_alg, order, ranks, metrics, runs), per_alg),
+        ),
+        (
+            FigureEntry(
+                "runs_by_modality",
+                "Interactive: per run",
+                f"Mean {names} per run, one panel per modality (rows: metrics); {band}.",
+            ),
+            lambda: (
+                F.plot_run_curves_by_modality(per_mod, order, ranks, metrics, modalities, runs),
+                per_mod,
+            ),
+        ),
+    ]
 
 
 def _example_job(
@@ -718,5 +779,46 @@ def _draw_case(
     fig = F.plot_case(view, order, ranks, metric)
     name = f"{P.page_stem(case)}.png"
     with matplotlib.rc_context({"text.parse_math": False}):
+        fig.savefig(img_dir / name, dpi=CASE_DPI)
+    return name, ""
+
+
+def _draw_runs(
+    row: dict,
+    algs: list[str],
+    run: RunData,
+    ranks: dict[str, int],
+    limits: PageLimits,
+    img_dir: Path,
+) -> tuple[str | None, str]:
+    """Interactive runs: the per-run picture of one case page, ``(png name, "")`` or
+    ``(None, why not)``."""
+    from evalkit.report.examples import load_run_view
+
+    case = str(row["case"])
+    it = run.iterations
+    mine = it[it["case"] == case] if not it.empty else it
+    runs = {a: P.run_info(mine[mine["algorithm"] == a]) for a in algs} if not it.empty else {}
+    runs = {a: r for a, r in runs.items() if r}
+    if not runs:
+        return None, "no runs recorded for this case"
+    n_runs = max(
+        run_count(run.scores, run_metrics(run.challenge)), max(max(r) for r in runs.values())
+    )
+    view, why = load_run_view(
+        row,
+        [a for a in algs if a in runs],
+        run.run_dir,
+        run.challenge.contract,
+        runs,
+        n_runs,
+        limits.max_image_input_bytes,
+    )
+    if view is None:
+        return None, why
+    fig = F.plot_runs(view, algs, ranks)
+    name = f"{P.page_stem(case)}.runs.png"
+    with matplotlib.rc_context({"text.parse_math": False}):
+        F.finish(fig)
         fig.savefig(img_dir / name, dpi=CASE_DPI)
     return name, ""

@@ -31,6 +31,32 @@ def _resolve(path: object, run_dir: Path) -> Path | None:
     return p if p.is_file() and not p.is_symlink() else None
 
 
+def box_rows(x: Any) -> np.ndarray:
+    """The boxes of a loaded input as rows: 2D ``(x0, y0, x1, y1)``, 3D ``(x0, y0, z0, x1,
+    y1, z1)`` (the CVPR24 layout). An interactive input's per-class dicts
+    (:class:`evalkit.contract.InteractiveInput`) become their ``z_mid`` rectangle over
+    ``z_min .. z_max``; an input without boxes gives ``(0, 6)``."""
+    boxes = x.boxes
+    if boxes is None:
+        return np.zeros((0, 6), np.int64)
+    if isinstance(boxes, list):
+        return np.array(
+            [
+                [
+                    b["z_mid_x_min"],
+                    b["z_mid_y_min"],
+                    b["z_min"],
+                    b["z_mid_x_max"],
+                    b["z_mid_y_max"],
+                    b["z_max"],
+                ]
+                for b in boxes
+            ],
+            np.int64,
+        ).reshape(-1, 6)
+    return np.asarray(boxes)
+
+
 def _slice_2d(imgs: np.ndarray, boxes: np.ndarray, gts: np.ndarray, dim: int):
     """Reduce a case to one 2-D panel: the 3-D slice with the most reference voxels."""
     if dim == 2:
@@ -92,7 +118,7 @@ def load_examples(
                     full_preds[alg] = load_prediction(out, x.spatial_shape, limits, case=case)
                 except ContractError:
                     continue
-            image, boxes, gt, z = _slice_2d(x.imgs, x.boxes, g.gts, dim)
+            image, boxes, gt, z = _slice_2d(x.imgs, box_rows(x), g.gts, dim)
             for alg, seg in full_preds.items():
                 preds[alg] = (seg[z] if z is not None else seg) > 0
             value = {
@@ -171,7 +197,8 @@ def load_case_view(
         z_ref = int(np.argmax(area)) if area.any() else ref.shape[0] // 2
     else:
         z_ref = None
-    panels = {z_ref: _panel(x.imgs, x.boxes, g.gts, z_ref)}
+    boxes = box_rows(x)
+    panels = {z_ref: _panel(x.imgs, boxes, g.gts, z_ref)}
     preds: dict[str, tuple[int | None, np.ndarray, int]] = {}
     for alg in algs:
         try:
@@ -192,7 +219,7 @@ def load_case_view(
             z = int(np.argmax(per)) if per.any() else z_ref
             err = int(per[z])
             if z not in panels:
-                panels[z] = _panel(x.imgs, x.boxes, g.gts, z)
+                panels[z] = _panel(x.imgs, boxes, g.gts, z)
             preds[alg] = (z, seg[z], err)
         else:
             preds[alg] = (None, seg, int(wrong.sum()))
@@ -205,3 +232,142 @@ def load_case_view(
         "score": score,
     }
     return view, ""
+
+
+# --------------------------------------------------------------------- interactive runs
+
+MAX_CLICKS_JSON_BYTES = 4_000_000
+
+
+def read_clicks(path: Path) -> dict[int, list[dict]]:
+    """``iterations/<case>/clicks.json`` of the interactive protocol as ``iteration ->
+    [{"label", "kind", "zyx"}]`` (the new clicks of that run); ``{}`` when the file is
+    absent, a symlink, larger than :data:`MAX_CLICKS_JSON_BYTES` or not of that shape.
+    Entries are checked: ``label`` an int, ``kind`` ``"fg"`` / ``"bg"`` / ``None``,
+    ``zyx`` three ints or ``None`` (anything else is dropped)."""
+    import json
+
+    if not path.is_file() or path.is_symlink() or path.stat().st_size > MAX_CLICKS_JSON_BYTES:
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except json.JSONDecodeError:
+        return {}
+    out: dict[int, list[dict]] = {}
+    its = data.get("iterations") if isinstance(data, dict) else None
+    for it in its if isinstance(its, list) else []:
+        if not isinstance(it, dict) or not isinstance(it.get("iteration"), int):
+            continue
+        clicks = []
+        for c in it.get("clicks") or []:
+            if not isinstance(c, dict) or not isinstance(c.get("label"), int):
+                continue
+            kind, zyx = c.get("kind"), c.get("zyx")
+            ok_zyx = (
+                isinstance(zyx, list)
+                and len(zyx) == 3
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in zyx)
+            )
+            if kind in ("fg", "bg") and ok_zyx:
+                clicks.append({"label": c["label"], "kind": kind, "zyx": tuple(zyx)})
+            else:
+                clicks.append({"label": c["label"], "kind": None, "zyx": None})
+        out[int(it["iteration"])] = clicks
+    return out
+
+
+def load_run_view(
+    row: pd.Series | dict,
+    algs: Sequence[str],
+    run_dir: Path,
+    limits: dict[str, Any] | None,
+    runs: dict[str, dict[int, dict]],
+    n_runs: int,
+    max_input_bytes: int,
+) -> tuple[dict | None, str]:
+    """The per-run panels of an interactive case page
+    (:func:`evalkit.report.figures.plot_runs`), or ``(None, why)``.
+
+    ``runs``: algorithm -> run ``k`` -> ``{"status", "scored_run", "dsc", "nsd",
+    "wall_s"}`` (``scored_run``: the run whose prediction stands for run ``k``, -1 for
+    none; its file is ``iterations/<case>/<scored_run>.npz``). Per algorithm and run,
+    one panel ``{"z", "image", "gt", "pred", "boxes", "clicks", "elsewhere", "err"}``:
+    the slice of that run's first new click when it has one, else the slice where the
+    standing prediction and the reference differ most, else the slice of the largest
+    reference area; ``pred`` the standing prediction's mask (``None``: no valid file),
+    ``boxes`` (run 1 only) the box rectangles on that slice, ``clicks`` ``(y, x, kind)``
+    of run ``k``'s new clicks on that slice and ``elsewhere`` how many lie on other
+    slices. Every file is read with the contract's safe loaders (no pickle: the
+    input's ``boxes`` through the restricted unpickler); inputs above ``max_input_bytes``
+    are not drawn.
+    """
+    inp, gtp = _resolve(row.get("input_path"), run_dir), _resolve(row.get("gt_path"), run_dir)
+    if inp is None or gtp is None:
+        return None, "input or reference file not found"
+    size = inp.stat().st_size + gtp.stat().st_size
+    if size > max_input_bytes:
+        return None, f"input + reference are {size:,} bytes, above the {max_input_bytes:,} drawn"
+    case = str(row["case"])
+    try:
+        x = load_input(inp, limits, dim=3)
+        g = load_gt(gtp, 3, x.spatial_shape, limits, case=case)
+    except ContractError as exc:
+        return None, f"input or reference not readable ({exc.reason})"
+    ref = g.gts > 0
+    area = ref.reshape(ref.shape[0], -1).sum(axis=1)
+    z_ref = int(np.argmax(area)) if area.any() else ref.shape[0] // 2
+    boxes = box_rows(x)
+    folder = RunFolder(run_dir)
+    rows: dict[str, list[dict | None]] = {}
+    for alg in algs:
+        try:
+            its = folder.submission(alg).iterations_dir(case)
+        except RunFolderError:
+            continue
+        clicks = read_clicks(its / "clicks.json")
+        panels: list[dict | None] = []
+        for k in range(1, n_runs + 1):
+            info = runs.get(alg, {}).get(k)
+            if info is None:
+                panels.append(None)
+                continue
+            pred = None
+            j = int(info.get("scored_run", -1))
+            if j >= 1:
+                try:
+                    pred = load_prediction(its / f"{j}.npz", x.spatial_shape, limits, case=case) > 0
+                except ContractError:
+                    pred = None
+            new = [c for c in clicks.get(k, []) if c["zyx"] is not None]
+            if new:
+                z = int(new[0]["zyx"][0])
+            elif pred is not None:
+                per = (pred != ref).reshape(ref.shape[0], -1).sum(axis=1)
+                z = int(np.argmax(per)) if per.any() else z_ref
+            else:
+                z = z_ref
+            z = min(max(z, 0), ref.shape[0] - 1)
+            image, slice_boxes, gt = _panel(x.imgs, boxes, g.gts, z)
+            panels.append(
+                {
+                    "z": z,
+                    "image": image,
+                    "gt": gt,
+                    "pred": None if pred is None else pred[z],
+                    "boxes": slice_boxes if k == 1 else [],
+                    "clicks": [
+                        (c["zyx"][1], c["zyx"][2], c["kind"]) for c in new if c["zyx"][0] == z
+                    ],
+                    "elsewhere": sum(1 for c in new if c["zyx"][0] != z),
+                    "err": int((pred[z] != gt).sum()) if pred is not None else None,
+                }
+            )
+            del pred
+        rows[alg] = panels
+    return {
+        "case": case,
+        "runs": n_runs,
+        "rows": rows,
+        "info": runs,
+        "has_boxes": x.boxes is not None,
+    }, ""

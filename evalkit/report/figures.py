@@ -270,7 +270,10 @@ def plot_bubbles(
     cmap = colormaps["viridis"]
     ranks = s["final_rank"].to_numpy(float)
     colours = cmap((ranks - ranks.min()) / max(1.0, ranks.max() - ranks.min()) * 0.9)
-    area = s[size.name].fillna(0).clip(lower=0).to_numpy() if size is not None else 0.5
+    area = 0.5
+    if size is not None:  # the share of the metric's range (NSD: 0..1; NSD_AUC: 0..5)
+        lo, hi = size.bounds if size.bounds is not None else (0.0, 1.0)
+        area = ((s[size.name].fillna(lo) - lo) / (hi - lo)).clip(0, 1).to_numpy()
     ax.scatter(
         s[x.name],
         s[y.name],
@@ -435,6 +438,296 @@ def plot_modality_runtime(
         bbox_to_anchor=(1.01, 1.0),
         frameon=False,
     )
+    return fig
+
+
+# --------------------------------------------------------------------- interactive: per run
+
+FG_COLOUR = "#ffd000"  # foreground click (a missed region): gold plus
+BG_COLOUR = "#ff00ff"  # background click (a false positive): magenta cross
+PRED_COLOUR = "#d62728"  # the standing prediction's contour
+
+
+def run_tick_labels(runs: int) -> list[str]:
+    """x tick labels of the per-run figures: ``"1 box"``, then the run numbers."""
+    return ["1 box"] + [str(k) for k in range(2, runs + 1)]
+
+
+LINE_STYLES = ["-", "--", ":", "-."]
+
+
+def line_styles(order: Sequence[str]) -> dict[str, tuple[tuple, str]]:
+    """Algorithm -> (colour, line style): tab10's ten colours with a solid line, then
+    the same colours dashed, dotted and dash-dotted (40 distinct lines)."""
+    palette = list(colormaps["tab10"].colors)
+    return {
+        a: (palette[i % 10], LINE_STYLES[(i // 10) % len(LINE_STYLES)]) for i, a in enumerate(order)
+    }
+
+
+def _run_axis(
+    ax, table: pd.DataFrame, order, styles, metric: Metric, runs: int, band_alpha: float
+) -> None:
+    """Mean line and 95 % band of each algorithm of ``table`` (one metric) on ``ax``
+    (``styles``: :func:`line_styles`)."""
+    for alg in order:
+        t = table[table["algorithm"] == alg].sort_values("run")
+        if t.empty:
+            continue
+        colour, style = styles[alg]
+        ax.fill_between(
+            t["run"], t["ci_lo"], t["ci_hi"], color=colour, alpha=band_alpha, linewidth=0
+        )
+        ax.plot(
+            t["run"],
+            t["mean"],
+            color=colour,
+            marker="o",
+            markersize=3,
+            linewidth=1.3,
+            linestyle=style,
+        )
+    ax.set_xticks(range(1, runs + 1))
+    ax.set_xticklabels(run_tick_labels(runs), fontsize=8)
+    ax.set_xlim(0.8, runs + 0.2)
+    limits = padded_limits([metric])
+    if limits is not None:
+        ax.set_ylim(*limits)
+    ax.grid(alpha=0.3)
+
+
+@plain_text
+def plot_run_curves(
+    table: pd.DataFrame,
+    order: Sequence[str],
+    ranks: dict[str, int],
+    metrics: Sequence[Metric],
+    runs: int,
+) -> Figure:
+    """Interactive runs: the mean per run of each per-run metric (DSC, NSD), one panel
+    per metric, one line per algorithm (final-rank order) with its 95 % bootstrap
+    band over cases; x = run 1 (the box) .. ``runs`` (after the last click).
+
+    ``table``: :func:`evalkit.report.tables.run_curves` by algorithm (``algorithm,
+    metric, run, n, mean, ci_lo, ci_hi``).
+    """
+    n = max(len(metrics), 1)
+    k = len(order)
+    fig = Figure(figsize=(4.2 * n + (3.2 if k > 8 else 2.4), 4.2), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, n, squeeze=False)).ravel()
+    if table.empty:
+        return _empty(fig, axes[0], "no per-run scores")
+    styles = line_styles(order)
+    for ax, m in zip(axes, metrics):
+        _run_axis(ax, table[table["metric"] == m.name], order, styles, m, runs, 0.15)
+        ax.set_title(f"{m.name} per run")
+        ax.set_ylabel(f"mean {m.label} per case")
+        ax.set_xlabel("run (1 = box; run k after click k-1)")
+    handles = [
+        Line2D(
+            [],
+            [],
+            color=styles[a][0],
+            marker="o",
+            markersize=3,
+            linestyle=styles[a][1],
+            label=rank_label(a, ranks.get(a)),
+        )
+        for a in order
+    ]
+    fig.legend(
+        handles=handles,
+        loc="outside right upper",
+        fontsize=7.5,
+        frameon=False,
+        title="final rank, algorithm",
+        title_fontsize=8,
+    )
+    return fig
+
+
+@plain_text
+def plot_run_curves_by_modality(
+    table: pd.DataFrame,
+    order: Sequence[str],
+    ranks: dict[str, int],
+    metrics: Sequence[Metric],
+    modalities: Sequence[str],
+    runs: int,
+) -> Figure:
+    """:func:`plot_run_curves` per modality as small multiples: one row per metric,
+    one column per modality (shared y per row), the algorithms' mean lines and 95 %
+    bootstrap bands.
+
+    ``table``: :func:`evalkit.report.tables.run_curves` by algorithm and modality
+    (``algorithm, modality, metric, run, n, mean, ci_lo, ci_hi``).
+    """
+    mods = [m for m in modalities if m in set(table["modality"])] if not table.empty else []
+    nr, nc = max(len(metrics), 1), max(len(mods), 1)
+    fig = Figure(
+        figsize=(max(7.0, 2.6 * nc + 1.0), 2.5 * nr + 0.9 + 0.16 * math.ceil(len(order) / 6)),
+        layout="constrained",
+    )
+    axes = fig.subplots(nr, nc, squeeze=False, sharey="row")
+    if not mods:
+        return _empty(fig, axes[0][0], "no per-run scores")
+    styles = line_styles(order)
+    for r, m in enumerate(metrics):
+        for c, mod in enumerate(mods):
+            ax = axes[r][c]
+            t = table[(table["metric"] == m.name) & (table["modality"] == mod)]
+            _run_axis(ax, t, order, styles, m, runs, 0.10)
+            if r == 0:
+                ax.set_title(mod, fontsize=9)
+            if c == 0:
+                ax.set_ylabel(f"mean {m.label}", fontsize=8)
+            if r == nr - 1:
+                ax.set_xlabel("run (1 = box)", fontsize=8)
+            ax.tick_params(labelsize=7)
+    handles = [
+        Line2D(
+            [],
+            [],
+            color=styles[a][0],
+            linestyle=styles[a][1],
+            label=rank_label(a, ranks.get(a)),
+        )
+        for a in order
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(order), 6), fontsize=7)
+    return fig
+
+
+def _fmt_value(v) -> str:
+    return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.3f}"
+
+
+@plain_text
+def plot_runs(view: dict, algs: Sequence[str], ranks: dict[str, int]) -> Figure:
+    """One interactive case for its case page: per algorithm (a row) one panel per run
+    (1 = the box, k = after click k-1) with the reference contour (green), the
+    contour of the prediction standing after that run (red), the box on run 1 (blue)
+    and that run's new clicks (foreground: gold plus, background: magenta cross).
+    Panel titles: run, status, DSC, NSD, time, and ``stale: run j`` when the run was
+    scored with an earlier run's prediction.
+
+    ``view``: :func:`evalkit.report.examples.load_run_view` (``rows``: algorithm ->
+    panels, ``info``: algorithm -> run -> status and values, ``runs``).
+    """
+    runs = int(view["runs"])
+    algs = [a for a in algs if a in view["rows"]]
+    nrows = max(len(algs), 1)
+    fig = Figure(figsize=(1.75 * runs + 0.4, 2.05 * nrows + 0.75), layout="constrained")
+    axes = fig.subplots(nrows, runs, squeeze=False)
+    green = ListedColormap([[0, 0, 0, 0], [0.0, 0.85, 0.0, 0.22]])
+    for r, alg in enumerate(algs):
+        for k in range(1, runs + 1):
+            ax = axes[r][k - 1]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            panel = view["rows"][alg][k - 1]
+            info = view["info"].get(alg, {}).get(k, {})
+            if k == 1:
+                ax.set_ylabel(rank_label(alg, ranks.get(alg)), fontsize=7.5)
+            if panel is None:
+                ax.text(
+                    0.5,
+                    0.5,
+                    "not run",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    transform=ax.transAxes,
+                )
+                ax.set_title(f"run {k}", fontsize=7)
+                continue
+            ax.imshow(panel["image"], cmap="gray", interpolation="nearest")
+            gt = panel["gt"]
+            ax.imshow(gt.astype(np.uint8), cmap=green, vmin=0, vmax=1, interpolation="nearest")
+            if gt.any() and not gt.all():
+                ax.contour(gt.astype(float), levels=[0.5], colors=[REF_COLOUR], linewidths=0.8)
+            pred = panel["pred"]
+            if pred is not None and pred.any() and not pred.all():
+                ax.contour(pred.astype(float), levels=[0.5], colors=[PRED_COLOUR], linewidths=0.9)
+            for x0, y0, x1, y1 in panel["boxes"]:
+                ax.add_patch(
+                    Rectangle(
+                        (x0 - 0.5, y0 - 0.5),
+                        x1 - x0 + 1,
+                        y1 - y0 + 1,
+                        fill=False,
+                        edgecolor=BOX_COLOUR,
+                        linewidth=1.0,
+                    )
+                )
+            for y, x, kind in panel["clicks"]:
+                if kind == "fg":
+                    ax.plot(
+                        x,
+                        y,
+                        marker="P",
+                        markersize=7,
+                        color=FG_COLOUR,
+                        markeredgecolor="black",
+                        markeredgewidth=0.6,
+                        linestyle="none",
+                    )
+                else:
+                    ax.plot(
+                        x,
+                        y,
+                        marker="X",
+                        markersize=7,
+                        color=BG_COLOUR,
+                        markeredgecolor="black",
+                        markeredgewidth=0.6,
+                        linestyle="none",
+                    )
+            status = str(info.get("status", "–"))
+            j = int(info.get("scored_run", -1))
+            lines = [
+                f"run {k} z={panel['z']}: {status}",
+                f"DSC {_fmt_value(info.get('dsc'))} NSD {_fmt_value(info.get('nsd'))}",
+            ]
+            wall = info.get("wall_s")
+            extra = (
+                [] if wall is None or not math.isfinite(float(wall)) else [f"{float(wall):.1f} s"]
+            )
+            if 1 <= j != k:
+                extra.append(f"stale: run {j}")
+            elif j < 1 and status not in ("skipped",):
+                extra.append("no prediction")
+            if panel["elsewhere"]:
+                extra.append(f"+{panel['elsewhere']} click(s) off slice")
+            lines.append("; ".join(extra))
+            ax.set_title("\n".join(ln for ln in lines if ln), fontsize=6.5)
+    if not algs:
+        _empty(fig, axes[0][0], "no runs recorded")
+    handles = [
+        Line2D([], [], color=REF_COLOUR, label="reference"),
+        Line2D([], [], color=PRED_COLOUR, label="standing prediction"),
+        Patch(fill=False, edgecolor=BOX_COLOUR, label="box (run 1)"),
+        Line2D(
+            [],
+            [],
+            marker="P",
+            color=FG_COLOUR,
+            markeredgecolor="black",
+            linestyle="none",
+            label="foreground click",
+        ),
+        Line2D(
+            [],
+            [],
+            marker="X",
+            color=BG_COLOUR,
+            markeredgecolor="black",
+            linestyle="none",
+            label="background click",
+        ),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncols=5, fontsize=7, frameon=False)
+    fig.suptitle(f"{short(view['case'], 40)}: each run of each algorithm", fontsize=8)
     return fig
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from evalkit.report.pages import PageLimits, case_href
+from evalkit.report.pages import PageLimits, algorithm_href, case_href
 
 if TYPE_CHECKING:
     from evalkit.report.build import Report
@@ -171,6 +171,30 @@ def _failures(details: pd.DataFrame, board: pd.DataFrame, paged: set[str] | None
     return "\n".join(parts)
 
 
+def _iteration_failures(table: pd.DataFrame | None) -> list[str]:
+    """Interactive runs: the failures-by-run table (``failures_by_iteration.csv``)."""
+    if table is None:
+        return []
+    shown = table.astype({c: str for c in table.columns})
+    n = len(shown)
+    return [
+        '<h3 id="failures-by-run">Failures by run (interactive protocol)</h3>',
+        (
+            "<p>Per algorithm and run (1 = the box, k = after click k-1): cases with that run, "
+            "runs per status (<i>skipped</i>: no boxes, the box run scores 0; <i>not_run</i>: "
+            "the case ended earlier), <i>stale</i>: runs scored with an earlier run's "
+            "prediction (official rule: the outputs folder is kept after a failed run), "
+            "<i>over_budget</i>: cases whose runs passed the time budget at this run (the case "
+            'scores 0). <a href="failures_by_iteration.csv">CSV</a>.</p>'
+        ),
+        (
+            f"<details{' open' if n <= 60 else ''}><summary>{n} rows</summary>"
+            f'<div class="scroll">{linked_table(shown, {"algorithm": algorithm_href})}</div>'
+            "</details>"
+        ),
+    ]
+
+
 def _images(run: RunData, order: list[str]) -> str:
     rows = []
     for alg in order:
@@ -260,6 +284,7 @@ def index_page(
             '<h2 id="failures">Failures</h2>',
             "<p>Failed cases per algorithm: status, reason and the last line of the case log.</p>",
             _failures(details, board, paged),
+            *_iteration_failures(report.iteration_failures),
             *(
                 ['<h2 id="cases">Case pages</h2>', _case_pages(selected, limits, report)]
                 if selected is not None and limits is not None

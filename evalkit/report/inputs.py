@@ -12,6 +12,7 @@ never through a symlink, and only as text.
 from __future__ import annotations
 
 import json
+import math
 import os
 import stat
 from dataclasses import asdict, dataclass, field
@@ -24,7 +25,15 @@ from evalkit.config import Challenge, ConfigError, load_challenge
 from evalkit.errors import EvalkitError
 from evalkit.metrics import registry
 from evalkit.ranking import schemas
-from evalkit.runfolder import CaseRecord, RunFolder, latest_by_case, read_journal, runs_by_case
+from evalkit.runfolder import (
+    CaseRecord,
+    JournalError,
+    RunFolder,
+    RunFolderError,
+    latest_by_case,
+    read_journal,
+    runs_by_case,
+)
 from evalkit.text import printable
 
 # the ranking's input and output columns (defined once, in evalkit.ranking.schemas)
@@ -44,9 +53,40 @@ class ReportInputError(EvalkitError, ValueError):
     """A run folder the report cannot be built from; the message names file and column."""
 
 
+def is_interactive(challenge: Challenge) -> bool:
+    """Whether the run was made under the interactive protocol (``[protocol] kind``)."""
+    return (challenge.data.get("protocol") or {}).get("kind") == "interactive"
+
+
+def report_scored(challenge: Challenge) -> list[registry.Metric]:
+    """The scored metrics whose columns ``scores/<sub>/cases.csv`` holds, in the order shown.
+
+    Single-run challenges: ``[metrics] enabled`` (:func:`evalkit.metrics.registry.enabled_scored`).
+    Interactive runs: the ranked metrics (``[ranking] metrics``) that the registry
+    declares with ``source = "scores"`` (DSC_AUC, NSD_AUC, DSC_Final, NSD_Final); their
+    ``[metrics] enabled`` metrics (DSC, NSD) are scored per run instead
+    (:func:`run_metrics`). A ranked name the registry does not know is left out.
+    """
+    if not is_interactive(challenge):
+        return registry.enabled_scored(challenge)
+    names = list(challenge.ranking.get("metrics", {}))
+    return [registry.REGISTRY[n] for n in names
+            if n in registry.REGISTRY and registry.REGISTRY[n].source == "scores"]
+
+
+def run_metrics(challenge: Challenge) -> list[registry.Metric]:
+    """Interactive runs: the metrics scored per run, ``[metrics] enabled`` (DSC, NSD), whose
+    values for run ``k`` are the column ``<column>_<k>`` of ``cases.csv``; ``[]`` otherwise."""
+    return registry.enabled_scored(challenge) if is_interactive(challenge) else []
+
+
 def score_columns(challenge: Challenge) -> list[str]:
     """Columns a ``scores/<sub>/cases.csv`` must have: keys, one per scored metric, status."""
-    return ["case", "modality", "dim", *(m.column for m in registry.enabled_scored(challenge)), "status"]
+    return ["case", "modality", "dim", *(m.column for m in report_scored(challenge)), "status"]
+
+
+#: ``scores/<sub>/iterations.csv`` (interactive runs): the columns the report reads.
+ITERATION_COLUMNS = ["case", "modality", "iteration", "status", "scored_run"]
 
 
 @dataclass
@@ -56,7 +96,10 @@ class RunData:
     ``results`` is the long table (``task, case, algorithm, metric, value``) with an
     added ``dim`` column (2 or 3). ``scores`` concatenates every
     ``scores/<sub>/cases.csv`` with an ``algorithm`` column (empty frame if none).
-    Optional ranking tables are ``None`` when their file is absent.
+    Optional ranking tables are ``None`` when their file is absent. Interactive runs
+    (``interactive``): ``iterations`` concatenates every ``scores/<sub>/iterations.csv``
+    (one row per case and run, with ``algorithm``; ``scored_run`` an int, ``-1`` for
+    none), or, for a submission without one, its journal's run records (no values).
     """
 
     run_dir: Path
@@ -72,6 +115,11 @@ class RunData:
     challenge_toml: str | None = None
     run_meta: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    iterations: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def interactive(self) -> bool:
+        return is_interactive(self.challenge)
 
     @property
     def algorithms(self) -> list[str]:
@@ -297,6 +345,7 @@ def load_run(run_dir: str | Path) -> RunData:
         if image is not None:
             images[sub] = image
     scores = pd.concat(score_frames, ignore_index=True) if score_frames else pd.DataFrame()
+    iterations = _iteration_table(folder) if is_interactive(challenge) else pd.DataFrame()
     if scores.empty:
         notes.append("No scores/<sub>/cases.csv found: failure counts come from journals only.")
     else:
@@ -327,4 +376,53 @@ def load_run(run_dir: str | Path) -> RunData:
         challenge_toml=challenge_toml,
         run_meta=_read_json(folder.run_json),
         notes=notes,
+        iterations=iterations,
     )
+
+
+def _scored_run(value: object) -> int:
+    """``scored_run`` of an iterations row as an int (the run whose file was scored), -1 for none."""
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return -1
+    return int(v) if math.isfinite(v) else -1
+
+
+def _iteration_table(folder: RunFolder) -> pd.DataFrame:
+    """Every submission's run rows (see :class:`RunData`): ``algorithm, case, modality,
+    iteration, status, scored_run, dsc, nsd, wall_s, reason``."""
+    cols = ["algorithm", "case", "modality", "iteration", "status", "scored_run", "dsc", "nsd",
+            "wall_s", "reason"]
+    frames = []
+    for sub in folder.named_folders():
+        df = _read_csv(folder.scores_dir(sub) / "iterations.csv", ITERATION_COLUMNS,
+                       required=False)
+        if df is None:
+            try:
+                runs = read_run_records(folder.submission(sub).journal)
+            except (JournalError, RunFolderError):  # no journal to read runs from
+                runs = {}
+            rows = []
+            for case, recs in runs.items():
+                last = max((r.attempt for r in recs), default=1)
+                for r in recs:
+                    if r.attempt == last:
+                        stem = Path(r.output).stem if r.output else ""
+                        rows.append({"case": case, "modality": "", "iteration": r.iteration,
+                                     "status": r.status, "scored_run": stem,
+                                     "wall_s": r.wall_s, "reason": r.reason})
+            df = pd.DataFrame(rows)
+            if df.empty:
+                continue
+        df = df.reindex(columns=cols[1:])
+        df.insert(0, "algorithm", sub)
+        frames.append(df)
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(frames, ignore_index=True)
+    out["case"] = out["case"].astype(str)
+    out["iteration"] = pd.to_numeric(out["iteration"], errors="coerce").fillna(0).astype(int)
+    out["status"] = out["status"].fillna("unknown").astype(str)
+    out["scored_run"] = [_scored_run(v) for v in out["scored_run"]]
+    return out

@@ -16,6 +16,11 @@ page. At 4,414 cases x 23 algorithms the defaults bound the pages to 500 (each h
 23 table rows and 23 log tails of at most 12 lines x 200 characters, < 100 kB) and the
 pictures to 60 PNGs (each < 300 kB).
 
+Interactive runs (``[protocol] kind = "interactive"``): a case page also lists every
+algorithm's runs (status, the prediction scored, DSC, NSD, time) and, within the same
+``max_case_images``, a picture of one panel per run for at most ``max_run_rows``
+algorithms (:func:`run_row_algorithms`; :func:`evalkit.report.figures.plot_runs`).
+
 Every text from a run (names, reasons, logs) is HTML-escaped; log tails are read by
 :func:`evalkit.report.inputs.log_tail` (bounded, no symlinks, made printable).
 File names come from :func:`page_stem` (case and algorithm names come from files).
@@ -56,6 +61,7 @@ class PageLimits:
     max_image_input_bytes: int = 64_000_000
     slowest_per_algorithm: int = 10  # rows of an algorithm page's "slowest cases"
     log_lines: int = 12
+    max_run_rows: int = 6  # interactive runs: algorithms with per-run panels on a case page
 
     def rule(self) -> str:
         """The selection rule in one paragraph (index page and docs/design.md)."""
@@ -65,6 +71,14 @@ class PageLimits:
             f"scoring cases of an algorithm (in that order, at most {self.max_case_pages} "
             f"pages). The first {self.max_case_images} pages show the case's slices, when "
             f"its input and reference are at most {self.max_image_input_bytes:,} bytes."
+        )
+
+    def run_rule(self) -> str:
+        """Interactive runs: which algorithms get per-run panels on a case page."""
+        return (
+            f"Per-run panels for at most {self.max_run_rows} algorithms: those the page was "
+            "made for (failed or lowest-scoring), then the others by final rank; the table "
+            "lists every algorithm's runs."
         )
 
 
@@ -158,6 +172,29 @@ def link(href: str | None, text: str) -> str:
     return f'<a href="{escape(href)}">{text}</a>' if href else text
 
 
+def run_info(rows: pd.DataFrame | None) -> dict[int, dict]:
+    """One algorithm's run rows of one case (:attr:`RunData.iterations`) as run ``k`` ->
+    ``status, scored_run, dsc, nsd, wall_s, reason`` (values ``None`` when missing)."""
+
+    def num(v: object) -> float | None:
+        return float(v) if v is not None and pd.notna(v) else None  # type: ignore[arg-type]
+
+    out: dict[int, dict] = {}
+    if rows is None or rows.empty:
+        return out
+    for r in rows.sort_values("iteration").to_dict("records"):
+        reason = r.get("reason")
+        out[int(r["iteration"])] = {
+            "status": str(r["status"]),
+            "scored_run": int(r["scored_run"]),
+            "dsc": num(r.get("dsc")),
+            "nsd": num(r.get("nsd")),
+            "wall_s": num(r.get("wall_s")),
+            "reason": reason if isinstance(reason, str) else "",
+        }
+    return out
+
+
 class CaseLookup:
     """Per-(algorithm, case) rows of the scores tables and journals, and run records."""
 
@@ -173,6 +210,14 @@ class CaseLookup:
         }
         self._runs: dict[str, dict] = {}
         self.folder = RunFolder(run.run_dir)
+        self.iterations: dict[tuple[str, str], pd.DataFrame] = {}
+        if not run.iterations.empty:
+            for (a, c), g in run.iterations.groupby(["algorithm", "case"], sort=False):
+                self.iterations[(str(a), str(c))] = g.sort_values("iteration")
+
+    def run_info(self, alg: str, case: str) -> dict[int, dict]:
+        """Interactive runs: :func:`run_info` of ``alg`` on ``case``."""
+        return run_info(self.iterations.get((alg, case)))
 
     def status(self, alg: str, case: str) -> tuple[str, str]:
         s, j = self.scores.get((alg, case)), self.journal.get((alg, case))
@@ -223,8 +268,11 @@ def case_page(
     image_note: str,
     limits: PageLimits,
     title: str,
+    runs_image: str | None = None,
+    runs_note: str = "",
 ) -> str:
-    """The HTML of one case page (``info``: ``modality, dim`` of the case)."""
+    """The HTML of one case page (``info``: ``modality, dim`` of the case). Interactive
+    runs add a table of every run and the per-run picture ``runs_image``."""
     rows, failed = [], []
     for alg in order:
         status, reason = look.status(alg, case)
@@ -245,7 +293,9 @@ def case_page(
                 _text(reason),
             ]
         )
-    head = ["final rank", "algorithm", "status", *[m.label for m in metrics], "time (s)", "reason"]
+    interactive = look.run.interactive
+    time_head = "total time (s)" if interactive else "time (s)"
+    head = ["final rank", "algorithm", "status", *[m.label for m in metrics], time_head, "reason"]
     parts = [
         f'<p><a href="../index.html">← report</a> · {escape(title)}</p>',
         f"<h1>Case {escape(case)}</h1>",
@@ -255,7 +305,7 @@ def case_page(
         ),
         "<h2>Every algorithm</h2>",
         rows_table(head, rows, failed),
-        "<h2>Slices</h2>",
+        "<h2>Slices (final prediction)</h2>" if interactive else "<h2>Slices</h2>",
         (
             f'<figure><img src="img/{escape(image)}" alt="slices of {escape(case)}" '
             'loading="eager"><figcaption>Reference (green overlay), box prompts (blue) and '
@@ -266,7 +316,13 @@ def case_page(
             else f'<p class="note">No picture: {escape(image_note)}.</p>'
         ),
     ]
-    iterations = [(alg, look.runs(alg).get(case, [])) for alg in order if look.runs(alg).get(case)]
+    if interactive:
+        parts += _runs_section(case, order, look, runs_image, runs_note, limits)
+        iterations = []
+    else:
+        iterations = [
+            (alg, look.runs(alg).get(case, [])) for alg in order if look.runs(alg).get(case)
+        ]
     if iterations:
         irows = [
             [
@@ -286,8 +342,8 @@ def case_page(
                 ["algorithm", "iteration", "attempt", "status", "time (s)", "reason"], irows
             ),
             (
-                '<p class="note">The clicks and the contour of each iteration will be drawn here '
-                "once the interactive protocol records its clicks (not defined yet).</p>"
+                '<p class="note">Each run\'s clicks and contours are drawn for runs made under '
+                'the interactive protocol (<code>[protocol] kind = "interactive"</code>).</p>'
             ),
         ]
     parts.append(f"<h2>Log tails (last {limits.log_lines} lines)</h2>")
@@ -301,6 +357,85 @@ def case_page(
             f"<pre>{body}</pre></details>"
         )
     return H.page(f"{case}: {title}", "\n".join(parts), H.CHECK_SCRIPT)
+
+
+def _runs_section(
+    case: str,
+    order: list[str],
+    look: CaseLookup,
+    image: str | None,
+    note: str,
+    limits: PageLimits,
+) -> list[str]:
+    """Interactive runs: every algorithm's runs (status, the prediction scored, DSC,
+    NSD, time, reason) and the per-run picture."""
+    rows, failed = [], []
+    for alg in order:
+        for k, r in sorted(look.run_info(alg, case).items()):
+            j = r["scored_run"]
+            if j == k:
+                scored = "own"
+            elif j >= 1:
+                scored = f"stale: scored run {j}'s prediction"
+            else:
+                scored = "none (scores 0)"
+            failed.append(r["status"] not in (OK, "skipped"))
+            rows.append(
+                [
+                    link(algorithm_href(alg, "../"), escape(alg)),
+                    str(k),
+                    escape(r["status"]) if r["status"] == OK else f"<b>{escape(r['status'])}</b>",
+                    escape(scored),
+                    _fmt(r["dsc"]) if r["dsc"] is not None else "–",
+                    _fmt(r["nsd"]) if r["nsd"] is not None else "–",
+                    "–" if r["wall_s"] is None else f"{r['wall_s']:.2f}",
+                    _text(r["reason"]),
+                ]
+            )
+    parts = ["<h2>Runs (interactive protocol)</h2>"]
+    if rows:
+        parts.append(
+            rows_table(
+                [
+                    "algorithm",
+                    "run",
+                    "status",
+                    "prediction scored",
+                    "DSC",
+                    "NSD",
+                    "time (s)",
+                    "reason",
+                ],
+                rows,
+                failed,
+            )
+        )
+    else:
+        parts.append("<p>No run rows (scores/&lt;sub&gt;/iterations.csv) for this case.</p>")
+    if image:
+        parts.append(
+            f'<figure><img src="img/{escape(image)}" alt="runs of {escape(case)}" '
+            'loading="eager"><figcaption>Each run (1 = the box, k = after click k-1): '
+            "reference (green), the prediction standing after the run (red), the box on "
+            "run 1 (blue; its mid-slice rectangle, drawn on the slices of its z range) and "
+            "the run's new clicks (foreground: gold plus, background: magenta cross); "
+            "each panel at the slice of its first new click, else of its largest error. "
+            f"{escape(limits.run_rule())}</figcaption></figure>"
+        )
+    else:
+        parts.append(f'<p class="note">No per-run picture: {escape(note)}.</p>')
+    return parts
+
+
+def run_row_algorithms(why: str, order: list[str], n: int) -> list[str]:
+    """The algorithms that get per-run panels on a case page: those named in ``why``
+    (``"failed: a; lowest: b"``) first, then the others in ``order``; at most ``n``."""
+    named = []
+    for part in why.split("; "):
+        _, sep, alg = part.partition(": ")
+        if sep and alg in order and alg not in named:
+            named.append(alg)
+    return (named + [a for a in order if a not in named])[: max(0, n)]
 
 
 def algorithm_page(
@@ -387,9 +522,12 @@ def write_pages(
     limits: PageLimits,
     runtime: str | None,
     draw_case,
+    draw_runs=None,
 ) -> dict[str, int]:
     """Write every case and algorithm page; ``draw_case(case_row) -> png name | (None,
-    why)`` makes a case picture. Returns counts (``case_pages, case_images``)."""
+    why)`` makes a case picture, ``draw_runs(case_row, algorithms)`` (interactive runs)
+    the per-run picture of those algorithms, within the same ``max_case_images``.
+    Returns counts (``case_pages, case_images``, and ``run_images`` for interactive runs)."""
     title = run.challenge.name
     look = CaseLookup(run)
     (out / "cases" / "img").mkdir(parents=True, exist_ok=True)
@@ -398,20 +536,40 @@ def write_pages(
     if run.cases is not None:
         info = {str(c): r for c, r in run.cases.set_index("case").iterrows()}
     mods = dict(zip(results["case"], results["task"]))
-    n_images = 0
+    n_images = n_run_images = 0
     for i, (case, why) in enumerate(zip(selected["case"], selected["why"])):
         row = info.get(case)
         meta = {"modality": mods.get(case, ""), "dim": 3 if case.startswith("3D") else 2}
         if row is not None:
             meta = {"modality": row.get("modality", meta["modality"]), "dim": row.get("dim")}
         image, note = None, f"only the first {limits.max_case_images} case pages get pictures"
+        runs_image, runs_note = None, note
         if i < limits.max_case_images:
             if row is None:
-                note = "the case is not in the pinned case list (cases.csv)"
+                note = runs_note = "the case is not in the pinned case list (cases.csv)"
             else:
-                image, note = draw_case(row.rename(None).to_dict() | {"case": case})
+                full = row.rename(None).to_dict() | {"case": case}
+                image, note = draw_case(full)
                 n_images += image is not None
-        html = case_page(case, why, meta, order, ranks, scored, look, image, note, limits, title)
+                if draw_runs is not None and run.interactive:
+                    algs = run_row_algorithms(why, order, limits.max_run_rows)
+                    runs_image, runs_note = draw_runs(full, algs)
+                    n_run_images += runs_image is not None
+        html = case_page(
+            case,
+            why,
+            meta,
+            order,
+            ranks,
+            scored,
+            look,
+            image,
+            note,
+            limits,
+            title,
+            runs_image,
+            runs_note,
+        )
         (out / "cases" / f"{page_stem(case)}.html").write_text(html, encoding="utf-8")
     paged = set(selected["case"])
     for alg in order:
@@ -429,4 +587,7 @@ def write_pages(
             runtime,
         )
         (out / "algorithms" / f"{page_stem(alg)}.html").write_text(html, encoding="utf-8")
-    return {"case_pages": len(selected), "case_images": n_images}
+    counts = {"case_pages": len(selected), "case_images": n_images}
+    if run.interactive:
+        counts["run_images"] = n_run_images
+    return counts

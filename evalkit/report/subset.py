@@ -78,6 +78,11 @@ def subset_run(
     journals = {
         a: j[j["case"].astype(str).isin(cases)] for a, j in run.journals.items() if a in names
     }
+    iterations = run.iterations
+    if not iterations.empty:
+        iterations = iterations[
+            iterations["algorithm"].isin(names) & iterations["case"].isin(cases)
+        ]
     case_list = run.cases
     if case_list is not None:
         case_list = case_list[case_list["case"].isin(cases)]
@@ -96,6 +101,7 @@ def subset_run(
         ranking_meta=dict(ranked.meta, subset={"algorithms": algs, "tasks": tks}),
         scores=scores,
         journals=journals,
+        iterations=iterations,
         images={a: v for a, v in run.images.items() if a in names},
         cases=case_list,
         notes=list(run.notes),

@@ -178,6 +178,116 @@ def failure_details(
     return pd.DataFrame(rows, columns=["algorithm", "case", "status", "reason", "last_log_line"])
 
 
+# ----------------------------------------------------------------------------- interactive runs
+
+#: Statuses of a run that are not failures of the algorithm (they still get a column).
+NOT_FAILED = ("skipped", "not_run")
+
+
+def run_count(scores: pd.DataFrame, metrics: Iterable) -> int:
+    """Runs per case in an interactive ``cases.csv``: the largest ``k`` with a
+    ``<column>_<k>`` column for the first of ``metrics`` (registry ``Metric`` objects); 0 if none."""
+    metrics = list(metrics)
+    if not metrics or scores.empty:
+        return 0
+    k = 0
+    while f"{metrics[0].column}_{k + 1}" in scores.columns:
+        k += 1
+    return k
+
+
+def run_curves(
+    scores: pd.DataFrame,
+    metrics: Iterable,
+    runs: int,
+    by: tuple[str, ...] = ("algorithm",),
+    samples: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Mean per run of each per-run metric, with its 95 % bootstrap interval.
+
+    ``scores``: interactive ``cases.csv`` rows (``algorithm, modality`` and
+    ``<column>_<k>`` for ``k = 1 .. runs``, :attr:`Metric.column`); ``metrics``: the
+    per-run metrics (DSC, NSD); ``by``: grouping columns (``("algorithm",)`` or
+    ``("algorithm", "modality")``). Returns ``*by, metric, run, n, mean, ci_lo,
+    ci_hi``: ``n`` cases with a value (NaN values, e.g. harness errors, are left
+    out), ``ci_lo``/``ci_hi`` the percentile bootstrap interval of the mean over
+    cases (``samples`` resamples, ``seed``; :func:`evalkit.ranking.bootstrap.bootstrap_mean_ci`),
+    equal to the mean for one case, NaN for none.
+    """
+    from evalkit.ranking.bootstrap import bootstrap_mean_ci
+
+    cols = [*by, "metric", "run", "n", "mean", "ci_lo", "ci_hi"]
+    rows = []
+    if scores.empty or runs <= 0:
+        return pd.DataFrame(columns=cols)
+    for key, group in scores.groupby(list(by), sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        for m in metrics:
+            for k in range(1, runs + 1):
+                col = f"{m.column}_{k}"
+                if col not in group.columns:
+                    continue
+                vals = pd.to_numeric(group[col], errors="coerce").dropna().to_numpy(float)
+                if len(vals) > 1:
+                    lo, hi = bootstrap_mean_ci(vals, samples, seed)
+                elif len(vals) == 1:
+                    lo = hi = float(vals[0])
+                else:
+                    lo = hi = math.nan
+                mean = float(vals.mean()) if len(vals) else math.nan
+                rows.append((*key, m.name, k, len(vals), mean, lo, hi))
+    return pd.DataFrame(rows, columns=cols)
+
+
+def iteration_failures(
+    iterations: pd.DataFrame, scores: pd.DataFrame, algorithms: list[str], runs: int
+) -> pd.DataFrame:
+    """Failures by run of an interactive evaluation, one row per algorithm and run.
+
+    ``iterations``: run rows (``algorithm, case, iteration, status, scored_run``,
+    ``scored_run`` = the run whose prediction was scored, -1 for none; see
+    :class:`evalkit.report.inputs.RunData`); ``scores``: case rows (``algorithm, case,
+    status``). Columns: ``algorithm, run, cases`` (cases with a row for that run),
+    ``ok``, one column per other status seen (``timeout``, ``skipped`` (no boxes),
+    ``not_run`` (a case that ended earlier), ...), ``stale`` (runs scored with an
+    earlier run's prediction: the official keep-outputs rule after a failed run) and
+    ``over_budget`` (cases whose runs went over the time budget at this run: their
+    last run). All counts are integers; algorithms in the given order, runs 1..``runs``.
+    """
+    it = (
+        iterations[iterations["algorithm"].isin(algorithms)] if not iterations.empty else iterations
+    )
+    statuses = sorted(set(it["status"]) - {OK}) if not it.empty else []
+    statuses = [s for s in statuses if s not in NOT_FAILED] + [
+        s for s in NOT_FAILED if s in statuses
+    ]
+    over: dict[tuple[str, int], int] = {}
+    if not scores.empty and not it.empty:
+        bad = scores[scores["status"].astype(str) == "over_budget"]
+        ran = it[it["status"] != "not_run"]
+        last = ran.groupby(["algorithm", "case"])["iteration"].max()
+        for alg, case in zip(bad["algorithm"], bad["case"].astype(str)):
+            k = int(last.get((alg, case), 0))
+            over[(alg, k)] = over.get((alg, k), 0) + 1
+    rows = []
+    for alg in algorithms:
+        a = it[it["algorithm"] == alg] if not it.empty else it
+        for k in range(1, runs + 1):
+            r = a[a["iteration"] == k] if not a.empty else a
+            counts = r["status"].value_counts() if not r.empty else pd.Series(dtype=int)
+            stale = (
+                int(((r["scored_run"] >= 1) & (r["scored_run"] != k)).sum()) if not r.empty else 0
+            )
+            row = {"algorithm": alg, "run": k, "cases": len(r), OK: int(counts.get(OK, 0))}
+            row.update({s: int(counts.get(s, 0)) for s in statuses})
+            row.update(stale=stale, over_budget=over.get((alg, k), 0))
+            rows.append(row)
+    return pd.DataFrame(
+        rows, columns=["algorithm", "run", "cases", OK, *statuses, "stale", "over_budget"]
+    )
+
+
 # ----------------------------------------------------------------------------- formatting
 
 
