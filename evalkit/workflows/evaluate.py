@@ -60,12 +60,15 @@ def case_table(cases_dir: Path, challenge: Challenge) -> pd.DataFrame:
     """The case list of a case folder (``imgs/`` + ``gts/``, or inputs only).
 
     Columns ``case, modality, dim, input_path, gt_path`` (absolute paths; ``gt_path``
-    empty when there is no ground truth).
+    empty when there is no ground truth). A ``manifest.csv`` (``case,modality,dim``) in
+    ``cases_dir`` gives the modality and dim of the cases it lists.
     """
     cases_dir = Path(cases_dir)
     imgs = cases_dir / "imgs" if (cases_dir / "imgs").is_dir() else cases_dir
     gts = cases_dir / "gts" if (cases_dir / "gts").is_dir() else None
-    cases = discover_cases(imgs, gts, challenge=challenge)
+    manifest = cases_dir / "manifest.csv"
+    cases = discover_cases(imgs, gts, manifest if manifest.is_file() else None,
+                           challenge=challenge)
     return pd.DataFrame(
         {
             "case": [c.name for c in cases],
