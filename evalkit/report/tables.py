@@ -212,15 +212,26 @@ def run_curves(
     ``("algorithm", "modality")``). Returns ``*by, metric, run, n, mean, ci_lo,
     ci_hi``: ``n`` cases with a value (NaN values, e.g. harness errors, are left
     out), ``ci_lo``/``ci_hi`` the percentile bootstrap interval of the mean over
-    cases (``samples`` resamples, ``seed``; :func:`evalkit.ranking.bootstrap.bootstrap_mean_ci`),
+    cases (``samples`` resamples, ``seed``; the values of
+    :func:`evalkit.ranking.bootstrap.bootstrap_mean_ci`, whose draws depend only on the
+    number of cases, so they are drawn once per number and shared by every column),
     equal to the mean for one case, NaN for none.
     """
-    from evalkit.ranking.bootstrap import bootstrap_mean_ci
+    from evalkit.ranking.bootstrap import draw_indices
 
     cols = [*by, "metric", "run", "n", "mean", "ci_lo", "ci_hi"]
     rows = []
     if scores.empty or runs <= 0:
         return pd.DataFrame(columns=cols)
+    draws: dict[int, np.ndarray] = {}
+
+    def interval(vals: np.ndarray) -> tuple[float, float]:
+        n = len(vals)
+        if n not in draws:
+            draws[n] = draw_indices(np.random.default_rng(seed), n, samples)
+        means = vals[draws[n]].mean(axis=1)
+        return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+
     for key, group in scores.groupby(list(by), sort=False):
         key = key if isinstance(key, tuple) else (key,)
         for m in metrics:
@@ -230,7 +241,7 @@ def run_curves(
                     continue
                 vals = pd.to_numeric(group[col], errors="coerce").dropna().to_numpy(float)
                 if len(vals) > 1:
-                    lo, hi = bootstrap_mean_ci(vals, samples, seed)
+                    lo, hi = interval(vals)
                 elif len(vals) == 1:
                     lo = hi = float(vals[0])
                 else:

@@ -277,3 +277,19 @@ def test_subset_keeps_only_its_runs(ireport):
     runs = pd.read_csv(report.out_dir / "figures" / "runs_by_modality.csv")
     assert set(runs["modality"]) == {"CT"}
     assert not (report.out_dir / "cases" / "MR_brain_002.html").exists()
+
+
+def test_run_curves_band_is_the_bootstrap_interval_of_the_mean():
+    from evalkit.ranking.bootstrap import bootstrap_mean_ci
+
+    rng = np.random.default_rng(5)
+    scores = pd.DataFrame({"algorithm": ["a"] * 30 + ["b"] * 12, "modality": "CT",
+                           **{f"dsc_{k}": rng.uniform(0, 1, 42) for k in (1, 2)}})
+    scores.loc[3, "dsc_2"] = np.nan  # a harness error: left out, n = 29
+    t = run_curves(scores, [REGISTRY["DSC"]], 2, ("algorithm",), 200, 9).set_index(
+        ["algorithm", "run"])
+    for (alg, k), r in t.iterrows():
+        vals = scores.loc[scores["algorithm"] == alg, f"dsc_{k}"].dropna().to_numpy()
+        assert r["n"] == len(vals) and r["mean"] == pytest.approx(vals.mean())
+        assert (r["ci_lo"], r["ci_hi"]) == pytest.approx(bootstrap_mean_ci(vals, 200, 9))
+    assert t.loc[("a", 2), "n"] == 29
