@@ -257,6 +257,7 @@ MISSING_WORDS = ("worst-rank", "drop")
 EXECUTOR_KINDS = ("docker",)
 PROTOCOL_KINDS = ("single",)
 NETWORK_MODES = ("none", "bridge", "host")
+PROMPT_KINDS = ("boxes", "text")
 
 MIB, GIB, TIB = 1024**2, 1024**3, 1024**4
 
@@ -277,6 +278,8 @@ SCHEMA: dict[str, Spec] = {
     "contract.max_decompressed_bytes": integer(1, unit="bytes"),
     "contract.max_instances": integer(1, 65535),
     "contract.segs_dtypes": choice("integral", "unsigned").optional("integral"),
+    # what the inputs carry as prompts: "boxes" (CVPR24) or "text" (CVPR25 text: text_prompts)
+    "contract.prompts": choice(*PROMPT_KINDS).optional("boxes"),
     "metrics.mode": choice(*METRICS_MODES),
     "metrics.tolerance_mm": number(0, unit="mm"),
     "metrics.round_digits": integer(0, 15, unit="digits"),
@@ -287,6 +290,12 @@ SCHEMA: dict[str, Spec] = {
     "metrics.official.case_mean": choice(*CASE_MEANS),
     "metrics.official.nsd_dsc_gate": either(number(0, 1), Spec("false", lambda v: v is False)),
     "metrics.official.nsd_2d_as_slab": boolean(),
+    # CVPR25 text track (instance metrics, text cases); off / true by default so cvpr24 is unchanged
+    "metrics.iou_threshold": number(0, 1, lo_open=True).optional(0.5),
+    "metrics.split_binary": boolean().optional(True),
+    "metrics.official.uint8_cast": boolean().optional(False),
+    "metrics.official.unique_skips_first": boolean().optional(False),
+    "metrics.official.empty_instances_zero": boolean().optional(True),
     "ranking.scheme": choice(*RANKING_SCHEMES),
     "ranking.aggregate": choice(*RANKING_AGGREGATES),
     "ranking.missing_value": _missing_value,
