@@ -38,6 +38,7 @@ import numpy as np
 import numpy.lib.format as npformat
 
 from evalkit.contract.errors import ContractError
+from evalkit.contract.safepickle import restricted_loads
 
 #: Most members a case file may hold (np.savez writes one per key; a handful is normal).
 MAX_MEMBERS = 256
@@ -231,8 +232,9 @@ def load_npz(
     case: str | None = None,
     optional: Iterable[str] = (),
     header_checks: Mapping[str, HeaderCheck] | None = None,
+    objects: Iterable[str] = (),
 ) -> dict[str, np.ndarray]:
-    """Load arrays from an untrusted ``.npz`` file, never unpickling anything.
+    """Load arrays from an untrusted ``.npz`` file, never unpickling anything unrestricted.
 
     Parameters
     ----------
@@ -249,6 +251,12 @@ def load_npz(
         before a byte of its data is inflated; a check raises :class:`ContractError` to
         refuse the member (so a small file declaring a huge array of the wrong shape or
         dtype costs no memory).
+    objects : keys of organiser files that may hold a pickled object array (CVPR25
+        ``boxes``, ``text_prompts``, ``clicks``): such a member is loaded through
+        :func:`evalkit.contract.safepickle.restricted_loads` (numpy arrays, lists, dicts,
+        strings, numbers and None only) and returned as the object ``ndarray`` numpy
+        would give. Every other object member is refused (``pickled``). Never name a key
+        of a participant's output here.
 
     Returns
     -------
@@ -309,7 +317,8 @@ def load_npz(
                 fix="write the file again with numpy.savez_compressed",
             ) from None
         with zf:
-            return _load_members(zf, wanted, optional, max_dec, err, dict(header_checks or {}))
+            return _load_members(zf, wanted, optional, max_dec, err, dict(header_checks or {}),
+                                 frozenset(objects))
 
 
 def _check_central_directory(fh, err) -> None:
@@ -352,7 +361,8 @@ def _check_central_directory(fh, err) -> None:
         )
 
 
-def _load_members(zf, wanted, optional, max_dec, err, header_checks) -> dict[str, np.ndarray]:
+def _load_members(zf, wanted, optional, max_dec, err, header_checks,
+                  objects=frozenset()) -> dict[str, np.ndarray]:
     infos = zf.infolist()
     if len(infos) > MAX_MEMBERS:
         raise err("bad_zip", expected=f"at most {MAX_MEMBERS} members", found=f"{len(infos)}")
@@ -389,11 +399,12 @@ def _load_members(zf, wanted, optional, max_dec, err, header_checks) -> dict[str
                 found=f"no such key (keys present: {shown or 'none'})",
                 fix=f"save the array under the name '{key}'",
             )
-        out[key] = _load_member(zf, info, key, err, header_checks.get(key))
+        out[key] = _load_member(zf, info, key, err, header_checks.get(key), key in objects)
     return out
 
 
-def _load_member(zf, info: zipfile.ZipInfo, key: str, err, header_check=None) -> np.ndarray:
+def _load_member(zf, info: zipfile.ZipInfo, key: str, err, header_check=None,
+                 restricted_pickle: bool = False) -> np.ndarray:
     if info.flag_bits & 0x1:
         raise err("bad_zip", key=key, expected="an unencrypted member", found="an encrypted member")
 
@@ -412,6 +423,12 @@ def _load_member(zf, info: zipfile.ZipInfo, key: str, err, header_check=None) ->
             version = npformat.read_magic(stream)
             shape, _fortran, dtype = _read_header(stream, version)
             header_len = stream.consumed
+            if dtype.hasobject and restricted_pickle:
+                data = stream.read(info.file_size - header_len + 1)
+                while stream.read(1 << 16):  # drain to EOF so zipfile checks the CRC
+                    pass
+        if dtype.hasobject and restricted_pickle:
+            return _restricted_member(data, shape, dtype, key, err)
         if dtype.hasobject:
             raise err(
                 "pickled",
@@ -449,3 +466,16 @@ def _load_member(zf, info: zipfile.ZipInfo, key: str, err, header_check=None) ->
             found=f"{type(exc).__name__}: {exc}",
             fix="write the file again with numpy.savez_compressed",
         ) from None
+
+
+def _restricted_member(data: bytes, shape, dtype, key: str, err) -> np.ndarray:
+    """An organiser's object member, unpickled by the restricted loader, as an ndarray of
+    the declared shape (what numpy's ``allow_pickle=True`` would return, minus the risk)."""
+    probe = err("pickled", key=key)
+    obj = restricted_loads(data, what=f"member '{key}'", case=probe.case, file=probe.file,
+                           key=key)
+    if type(obj) is not np.ndarray or obj.shape != tuple(shape) or obj.dtype != dtype:
+        raise err("pickled", key=key, expected=f"an object array of shape {tuple(shape)}",
+                  found=f"a pickle holding {type(obj).__name__}",
+                  fix="write the member with numpy.savez_compressed")
+    return obj
