@@ -25,7 +25,7 @@ from evalkit.config_schema import FREE_TABLES, ConfigError, check, parse_size, w
 
 __all__ = ["BUNDLED", "Challenge", "ConfigError", "load_challenge", "parse_size"]
 
-BUNDLED = {"cvpr24": "cvpr24.toml"}
+BUNDLED = {"cvpr24": "cvpr24.toml", "cvpr25-text": "cvpr25-text.toml"}
 
 
 @dataclass(frozen=True)
@@ -111,10 +111,16 @@ def load_challenge(path: str | Path | None = None) -> Challenge:
     found value for unreadable files, unknown keys and bad values.
     """
     base = _read_bundled("cvpr24")
-    if path is None or str(path) in BUNDLED:
+    if path is None or str(path) == "cvpr24":
         source = f"bundled:{path or 'cvpr24'}"
         check(base, source)
         return Challenge(base, source)
+    if str(path) in BUNDLED:  # another bundled challenge: read over the cvpr24 defaults
+        source = f"bundled:{path}"
+        text = resources.files("evalkit.configs").joinpath(BUNDLED[str(path)]).read_text()
+        merged = _merge(base, tomllib.loads(text), "", source, set())
+        check(merged, source)
+        return Challenge(merged, source)
     p = Path(path)
     try:
         override = tomllib.loads(p.read_text())

@@ -35,6 +35,7 @@ import numpy as np
 from evalkit.contract.cases import Case, parse_case_name
 from evalkit.contract.errors import ContractError
 from evalkit.contract.npz import _limits, case_name_of, load_npz
+from evalkit.contract.text import TextPrompts, load_text_prompts
 
 BOX_LAYOUT = {
     2: "[x_min, y_min, x_max, y_max]",
@@ -55,6 +56,7 @@ class CaseInput:
     boxes: np.ndarray
     spacing: np.ndarray | None
     dim: int
+    text: TextPrompts | None = None  # text contract ([contract] prompts = "text"); boxes then (0, 2*dim)
 
     @property
     def spatial_shape(self) -> tuple[int, ...]:
@@ -63,7 +65,8 @@ class CaseInput:
 
     @property
     def n_instances(self) -> int:
-        return int(self.boxes.shape[0])
+        """Boxes, or the prompted classes of a text case."""
+        return len(self.text.classes) if self.text is not None else int(self.boxes.shape[0])
 
 
 @dataclass(frozen=True)
@@ -305,11 +308,16 @@ def load_input(
     name unless ``dim`` is given). ``limits`` is the challenge's ``[contract]``
     section (``max_file_bytes``, ``max_decompressed_bytes``, ``max_instances``);
     ``None`` = bundled defaults. In 2D a stored ``spacing`` is not even read.
+    With ``limits["prompts"] == "text"`` (the text contract,
+    :mod:`evalkit.contract.text`) the input carries ``text_prompts`` instead of
+    ``boxes``: they are checked and returned as ``text`` (``boxes`` empty).
     Raises :class:`ContractError`.
     """
     path, name, dim = _resolve(case_or_path, dim)
     check_dim(dim, case=name, file=path)
     lim = _limits(limits)
+    if lim.get("prompts", "boxes") == "text":
+        return _load_text_input(path, name, dim, lim)
     keys = {"imgs": "uint8 image", "boxes": f"integer boxes {BOX_LAYOUT[dim]}"}
     if dim == 3:
         keys["spacing"] = "floating voxel spacing (3,)"
@@ -328,6 +336,21 @@ def load_input(
     if dim == 3:
         check_spacing(spacing, case=name, file=path)
     return CaseInput(arrays["imgs"], arrays["boxes"], spacing if dim == 3 else None, dim)
+
+
+def _load_text_input(path: Path, name: str, dim: int, lim: Mapping[str, Any]) -> CaseInput:
+    keys = {"imgs": "uint8 image"}
+    if dim == 3:
+        keys["spacing"] = "floating voxel spacing (3,)"
+    arrays = load_npz(path, keys=keys, max_file_bytes=lim["max_file_bytes"],
+                      max_decompressed_bytes=lim["max_decompressed_bytes"], case=name)
+    check_imgs(arrays["imgs"], dim, case=name, file=path)
+    spacing = arrays.get("spacing")
+    if dim == 3:
+        check_spacing(spacing, case=name, file=path)
+    text = load_text_prompts(path, lim, case=name)
+    return CaseInput(arrays["imgs"], np.zeros((0, 2 * dim), np.int64), spacing if dim == 3 else None,
+                     dim, text)
 
 
 def load_gt(
