@@ -59,7 +59,8 @@ def relabel_sequential(labels: np.ndarray) -> tuple[np.ndarray, int]:
     """``labels`` with its distinct non-zero values mapped, in sorted order, to ``1..n``.
 
     ``labels``: a non-negative integer array (any shape). Returns ``(out, n)``:
-    ``out`` int64 of the same shape (0 stays 0), ``n`` the number of instances.
+    ``out`` of the same shape (0 stays 0; the smallest of uint8 / uint16 / uint32 /
+    int64 that holds ``n``), ``n`` the number of instances.
     Empty or all-zero input: ``(zeros, 0)``.
     """
     a = np.asarray(labels)
@@ -71,12 +72,21 @@ def relabel_sequential(labels: np.ndarray) -> tuple[np.ndarray, int]:
     if top <= _LUT_MAX:
         present = np.bincount(a.ravel(), minlength=top + 1) > 0
         present[0] = False
-        lut = np.zeros(top + 1, np.int64)
-        lut[present] = np.arange(1, int(present.sum()) + 1)
-        return lut[a], int(present.sum())
+        n = int(present.sum())
+        lut = np.zeros(top + 1, _label_dtype(n))
+        lut[present] = np.arange(1, n + 1)
+        return lut[a], n
     values, inverse = np.unique(a, return_inverse=True)
     offset = 1 if values[0] != 0 else 0
-    return (inverse.reshape(a.shape) + offset).astype(np.int64), int(np.count_nonzero(values))
+    n = int(np.count_nonzero(values))
+    return (inverse.reshape(a.shape) + offset).astype(_label_dtype(n)), n
+
+
+def _label_dtype(n: int) -> np.dtype:
+    for dt in (np.uint8, np.uint16, np.uint32):
+        if n <= np.iinfo(dt).max:
+            return np.dtype(dt)
+    return np.dtype(np.int64)
 
 
 def overlap_matrix(gt: np.ndarray, pred: np.ndarray, n_gt: int, n_pred: int) -> np.ndarray:
@@ -92,7 +102,7 @@ def overlap_matrix(gt: np.ndarray, pred: np.ndarray, n_gt: int, n_pred: int) -> 
         raise ValueError(f"gt shape {gt.shape} differs from prediction shape {pred.shape}")
     g = gt.ravel()
     p = pred.ravel()
-    idx = np.flatnonzero((g != 0) | (p != 0))
+    idx = np.flatnonzero((g | p) != 0)  # non-negative labels; nonzero() is fastest on bool
     width = n_pred + 1
     pairs = g[idx].astype(np.int64) * width + p[idx]
     counts = np.bincount(pairs, minlength=(n_gt + 1) * width).reshape(n_gt + 1, width)

@@ -47,7 +47,7 @@ def test_the_data_covers_what_the_issue_asks():
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_case_values_equal_the_official_script(name):
     gts, segs, spacing, prompts = _case(name)
-    values, inst = score_arrays(gts, segs, spacing=spacing, dim=3, settings=SETTINGS, prompts=prompts)
+    values, _ = score_arrays(gts, segs, spacing=spacing, dim=3, settings=SETTINGS, prompts=prompts)
     want = EXPECTED[name]
     for metric, column in (("DSC", "dsc"), ("NSD", "nsd"), ("F1", "f1"), ("DSC_TP", "dsc_tp")):
         assert _same(values[f"{column}_unrounded"], want[metric]), (metric, values, want)
