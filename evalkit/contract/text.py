@@ -138,26 +138,39 @@ def load_text_prompts(
     limits: Mapping[str, Any] | None = None,
     *,
     case: str | None = None,
-) -> TextPrompts:
+    with_spacing: bool = False,
+) -> TextPrompts | tuple[TextPrompts, np.ndarray | None]:
     """Read and check the ``text_prompts`` of an input ``.npz`` (organiser file).
 
     ``limits``: the challenge's ``[contract]`` section (``None``: bundled
-    defaults). Raises :class:`ContractError`.
+    defaults). ``with_spacing``: also return the input's ``spacing`` (checked;
+    ``None`` when absent), which the official text script scores with:
+    ``(prompts, spacing)``. The image is never inflated. Raises :class:`ContractError`.
     """
     from evalkit.contract.npz import _limits, case_name_of, load_npz
+    from evalkit.contract.validate import check_spacing
 
     lim = _limits(limits)
     case = case if case is not None else case_name_of(path)
+    keys = {KEY: "text_prompts: a pickled dict class id -> description",
+            INSTANCE_KEY: "instance_label 0 or 1"}
+    if with_spacing:
+        keys["spacing"] = "floating voxel spacing (3,)"
     arrays = load_npz(
         path,
-        keys={KEY: "text_prompts: a pickled dict class id -> description",
-              INSTANCE_KEY: "instance_label 0 or 1"},
-        optional=(INSTANCE_KEY,),
+        keys=keys,
+        optional=(INSTANCE_KEY, "spacing"),
         objects=(KEY,),
         max_file_bytes=lim["max_file_bytes"],
         max_decompressed_bytes=lim["max_decompressed_bytes"],
         case=case,
     )
-    return parse_text_prompts(arrays[KEY], case=case, file=path,
-                              max_classes=int(lim["max_instances"]),
-                              instance_label=arrays.get(INSTANCE_KEY))
+    prompts = parse_text_prompts(arrays[KEY], case=case, file=path,
+                                 max_classes=int(lim["max_instances"]),
+                                 instance_label=arrays.get(INSTANCE_KEY))
+    if not with_spacing:
+        return prompts
+    spacing = arrays.get("spacing")
+    if spacing is not None:
+        check_spacing(spacing, case=case, file=path)
+    return prompts, spacing

@@ -367,7 +367,10 @@ def load_gt(
     ``image_shape`` is the input's spatial shape (``(H, W)`` / ``(D, H, W)``; a 2D
     ``(H, W, 3)`` image shape is accepted and cut to ``(H, W)``); ``None`` checks only
     the rank. Labels must lie in ``0..n_boxes`` (``0..max_instances`` when
-    ``n_boxes`` is None). Raises :class:`ContractError`.
+    ``n_boxes`` is None). Under the text contract (``limits["prompts"] ==
+    "text"``) a 3D GT may hold ``gts`` only (``spacing`` then ``None``: the
+    input's spacing is used, as the official text script does).
+    Raises :class:`ContractError`.
     """
     path = Path(path)
     name = case if case is not None else case_name_of(path)
@@ -376,12 +379,14 @@ def load_gt(
     keys = {"gts": "integer label map"}
     if dim == 3:
         keys["spacing"] = "floating voxel spacing (3,)"
+    text = lim.get("prompts", "boxes") == "text"
     arrays = load_npz(
         path,
         keys=keys,
         max_file_bytes=lim["max_file_bytes"],
         max_decompressed_bytes=lim["max_decompressed_bytes"],
         case=name,
+        optional=("spacing",) if text else (),
     )
     gts = arrays["gts"]
     shape = None if image_shape is None else tuple(image_shape)[:dim]
@@ -407,7 +412,7 @@ def load_gt(
     max_label = int(n_boxes) if n_boxes is not None else int(lim["max_instances"])
     check_label_map(gts, "gts", shape, max_label=max_label, case=name, file=path)
     spacing = None
-    if dim == 3:
+    if dim == 3 and not (text and "spacing" not in arrays):
         spacing = arrays["spacing"]
         check_spacing(spacing, case=name, file=path)
     return GroundTruth(gts, spacing)

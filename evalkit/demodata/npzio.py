@@ -19,11 +19,14 @@ from numpy.lib import format as npformat
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 
 
-def write_npz(path: str | Path, arrays: dict[str, np.ndarray], *, compresslevel: int = 6) -> Path:
+def write_npz(path: str | Path, arrays: dict[str, np.ndarray], *, compresslevel: int = 6,
+              objects: tuple[str, ...] = ()) -> Path:
     """Write ``arrays`` to ``path`` as a compressed ``.npz`` with deterministic bytes.
 
     Members are ``<key>.npy`` in the order of ``arrays``; object arrays are refused
-    (they would need pickle). The file is written next to its target and renamed
+    (they would need pickle) except for the keys in ``objects`` (organiser members
+    such as the CVPR25 ``text_prompts`` dict, pickled as numpy does; plain values
+    pickle to the same bytes every time). The file is written next to its target and renamed
     into place, so a reader never sees half a file. Returns ``path``.
     """
     path = Path(path)
@@ -34,14 +37,14 @@ def write_npz(path: str | Path, arrays: dict[str, np.ndarray], *, compresslevel:
                              compresslevel=compresslevel) as zf:
             for key, value in arrays.items():
                 arr = np.asarray(value)
-                if arr.dtype.hasobject:
+                if arr.dtype.hasobject and key not in objects:
                     raise TypeError(f"{path.name}: key {key!r} is an object array; refusing to pickle")
                 info = zipfile.ZipInfo(f"{key}.npy", date_time=FIXED_DATE_TIME)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16
                 info.create_system = 3  # unix, whatever the host
                 with zf.open(info, "w", force_zip64=True) as member:
-                    npformat.write_array(member, arr, allow_pickle=False)
+                    npformat.write_array(member, arr, allow_pickle=key in objects)
         os.replace(tmp, path)
     finally:
         if tmp.exists():

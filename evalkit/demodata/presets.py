@@ -80,3 +80,6 @@ PAPER: tuple[CaseSpec, ...] = (
 )
 
 PRESETS: dict[str, tuple[CaseSpec, ...]] = {"tiny": TINY, "demo": DEMO, "paper": PAPER}
+from evalkit.demodata.text import TEXT_PRESET
+
+PRESETS["cvpr25-text"] = TEXT_PRESET

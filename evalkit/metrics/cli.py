@@ -35,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.add_argument("--gt", required=True, type=Path, help="folder of ground-truth <case>.npz (gts, spacing)")
     parser.add_argument("--pred", required=True, type=Path, help="folder of predictions <case>.npz (segs)")
+    parser.add_argument("--inputs", type=Path, default=None,
+                        help="folder of input cases <case>.npz (text cases read their text_prompts there)")
     parser.add_argument("--out", required=True, type=Path, help="cases CSV to write (instances CSV beside it)")
     parser.add_argument("--config", default=None, help="challenge TOML (default: the bundled cvpr24)")
     parser.add_argument("--mode", choices=["official", "strict"], default=None,
@@ -79,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         statuses=statuses,
         workers=args.workers,
         progress=not args.quiet,
+        inputs_dir=args.inputs,
     )
     paths = write_scores(
         cases, instances, args.out, settings=settings, challenge_toml=challenge.to_toml(),

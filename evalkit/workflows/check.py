@@ -46,7 +46,8 @@ ADVICE: dict[str, tuple[str, str]] = {
     "invalid_output": (
         "the output of case {case} breaks the contract: {reason}",
         ("write 'segs' as a uint16 (or uint8) label map with the input's spatial shape, "
-        "label i for box i, with np.savez_compressed (no pickled objects)"),
+        "label i for box i (text prompts: the class id of text_prompts, or instances 1..n), "
+        "with np.savez_compressed (no pickled objects)"),
     ),
     "harness_error": (
         "evalkit could not run case {case}: {reason}",
@@ -82,13 +83,18 @@ class CheckResult:
         return not self.problems
 
 
-def default_cases_dir(seed: int = 0) -> Path:
-    """The demo set in the user's cache, generated on first use (deterministic)."""
+def default_preset(challenge: Challenge) -> str:
+    """The demo preset that fits a challenge's contract: ``cvpr25-text`` for text prompts, else ``demo``."""
+    return "cvpr25-text" if challenge.contract.get("prompts", "boxes") == "text" else "demo"
+
+
+def default_cases_dir(seed: int = 0, preset: str = "demo") -> Path:
+    """The demo set (``preset``) in the user's cache, generated on first use (deterministic)."""
     from evalkit.demodata.generate import generate
 
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "evalkit" / f"demo-seed{seed}"
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "evalkit" / f"{preset}-seed{seed}"
     if not (base / "gts").is_dir():
-        generate(base, preset="demo", seed=seed)
+        generate(base, preset=preset, seed=seed)
     return base
 
 

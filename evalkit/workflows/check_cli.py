@@ -30,11 +30,11 @@ def _fmt(x, spec: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evalkit.workflows.check import check, default_cases_dir
+    from evalkit.workflows.check import check, check_metrics, default_cases_dir, default_preset
 
     try:
         challenge = load_challenge(args.config)
-        cases = args.cases or default_cases_dir()
+        cases = args.cases or default_cases_dir(preset=default_preset(challenge))
         with tempfile.TemporaryDirectory(prefix="evalkit-check-") as tmp:
             out = args.out or Path(tmp)
             result = check(args.submission, cases, out, challenge, progress=not args.no_progress)
@@ -45,10 +45,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"image {printable(result.image.reference)} ({result.image.image_id[:19]}), "
           f"{result.image.size_bytes / 2**20:.0f} MiB; limits: memory {r['memory']} (no swap), "
           f"{r['cpus']} CPUs, {r['timeout_s']} s per case, no network")
-    print(f"{'case':<28} {'status':<15} {'time s':>7} {'peak MiB':>9} {'DSC':>7} {'NSD':>7}")
-    for row in result.table.itertuples(index=False):
-        print(f"{printable(row.case):<28} {row.status:<15} {_fmt(row.wall_s, '7.2f')} "
-              f"{_fmt(row.peak_memory_mb, '9.0f')} {_fmt(row.dsc, '7.4f')} {_fmt(row.nsd, '7.4f')}")
+    metrics = check_metrics(challenge)
+    print(f"{'case':<28} {'status':<15} {'time s':>7} {'peak MiB':>9} "
+          + " ".join(f"{m.name:>7}" for m in metrics))
+    for row in result.table.to_dict("records"):
+        print(f"{printable(row['case']):<28} {row['status']:<15} {_fmt(row['wall_s'], '7.2f')} "
+              f"{_fmt(row['peak_memory_mb'], '9.0f')} "
+              + " ".join(f"{_fmt(row.get(m.column), '7.4f'):>7}" for m in metrics))
     for w in result.warnings:
         print(f"warning: {printable(w)}")
     if result.passed:

@@ -99,7 +99,8 @@ class OverlappedScorer:
     def submit(self, sub_dir: Path, case: str, status: str, reason: str, output: str | None) -> None:
         pred = sub_dir / output if output else None
         args = ((case, self.gt[case], pred, self.settings),
-                {"limits": self.limits, "aliases": self.aliases, "runner_status": status, "runner_reason": reason})
+                {"limits": self.limits, "aliases": self.aliases, "runner_status": status, "runner_reason": reason,
+                 "input_path": self.cases.loc[case, "input_path"]})
         self.args[case] = args
         self.futures[case] = self.pool.submit(score_case, *args[0], **args[1])
 
