@@ -204,7 +204,8 @@ def evaluate(submissions: list[Submission], cases_dir: Path, run_dir: Path, chal
 def rank_and_report(run: RunFolder, challenge: Challenge, notes: list[str] | None = None) -> EvaluateOutcome:
     """(Re)build results.csv, the ranking and the report from every submission of the run."""
     notes = list(notes or [])
-    results = results_table(run, challenge.ranking["metrics"])
+    results = results_table(run, challenge.ranking["metrics"],
+                            drop_inapplicable=challenge.contract.get("prompts", "boxes") == "text")
     results.to_csv(run.results_path, index=False)
     board = None
     if results["algorithm"].nunique() < 2:
