@@ -393,3 +393,6 @@ def test_cvpr25_text_preset_is_deterministic_and_keeps_gt_out_of_the_inputs(tmp_
             if c.name == "3DText_CT_0001":  # a prompted class that is absent (gallbladder)
                 assert 6 in x.text.classes and 6 not in labels
     assert kinds == {"semantic", "instance"}
+    from evalkit.demodata.preview import render_preview
+
+    assert render_preview(a, tmp_path / "preview.png").stat().st_size > 10_000  # no boxes to draw

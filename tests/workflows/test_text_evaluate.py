@@ -30,12 +30,16 @@ def _nothing_image(client) -> str:
 
 
 @pytest.fixture(scope="module")
-def text_run(tmp_path_factory, docker_client):
+def text_image(docker_client) -> str:
     proc = subprocess.run([sys.executable, str(REPO / "reference_submissions/build.py"),
                            "--only", "text-threshold"], capture_output=True, text=True,
                           timeout=3600, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    ref = dict(x.split(" -> ", 1) for x in proc.stdout.splitlines() if " -> " in x)["text-threshold"]
+    return dict(x.split(" -> ", 1) for x in proc.stdout.splitlines() if " -> " in x)["text-threshold"]
+
+
+@pytest.fixture(scope="module")
+def text_cases(tmp_path_factory) -> Path:
     from evalkit.demodata.generate import generate
 
     demo = tmp_path_factory.mktemp("textdemo")
@@ -45,9 +49,14 @@ def text_run(tmp_path_factory, docker_client):
         (cases / sub).mkdir()
         for name in CASES:
             shutil.copy(demo / sub / f"{name}.npz", cases / sub / f"{name}.npz")
+    return cases
+
+
+@pytest.fixture(scope="module")
+def text_run(tmp_path_factory, docker_client, text_image, text_cases):
     reports = tmp_path_factory.mktemp("reports")
-    rc = main(["evaluate", f"text-threshold={ref}", f"empty={_nothing_image(docker_client)}",
-               "--cases", str(cases), "--config", "cvpr25-text", "--reports", str(reports),
+    rc = main(["evaluate", f"text-threshold={text_image}", f"empty={_nothing_image(docker_client)}",
+               "--cases", str(text_cases), "--config", "cvpr25-text", "--reports", str(reports),
                "--run", "text", "--no-progress"])
     assert rc == 0
     return reports / "text"
@@ -78,3 +87,13 @@ def test_results_ranking_and_report_carry_f1_and_dsc_tp(text_run):
     assert "F1" in html and "DSC_TP" in html
     figures = {p.stem for p in (text_run / "report/figures").glob("*.png")}
     assert figures, "the report drew no figures"
+
+
+def test_check_runs_a_text_image_and_prints_its_metrics(text_image, text_cases, tmp_path, capsys):
+    rc = main(["check", text_image, "--config", "cvpr25-text", "--cases", str(text_cases),
+               "--out", str(tmp_path / "check"), "--no-progress"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "VERDICT: PASS" in out and "F1" in out and "DSC_TP" in out
+    line = next(x for x in out.splitlines() if x.startswith("3DText_CT_0002"))
+    assert line.split()[1] == "ok" and line.split()[-2] != "-"       # F1 of an instance case
