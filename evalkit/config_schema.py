@@ -292,7 +292,7 @@ SCHEMA: dict[str, Spec] = {
     "metrics.official.nsd_2d_as_slab": boolean(),
     # CVPR25 text track (instance metrics, text cases); off / true by default so cvpr24 is unchanged
     "metrics.iou_threshold": number(0, 1, lo_open=True).optional(0.5),
-    "metrics.split_binary": boolean().optional(True),
+    "metrics.split_binary": boolean().optional(False),
     "metrics.official.uint8_cast": boolean().optional(False),
     "metrics.official.unique_skips_first": boolean().optional(False),
     "metrics.official.empty_instances_zero": boolean().optional(True),

@@ -229,7 +229,7 @@ def match_instances(
     *,
     threshold: float = 0.5,
     uint8_cast: bool = False,
-    split_binary: bool = True,
+    split_binary: bool = False,
     empty_as_zero: bool = True,
 ) -> InstanceScores:
     """Match the instances of ``gt`` and ``pred`` and compute every value of :class:`InstanceScores`.

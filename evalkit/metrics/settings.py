@@ -22,8 +22,8 @@ empty_instances_zero   true (undefined instance    NaN when neither map has an
 
 Instance matching (:mod:`evalkit.metrics.instance_match`, metrics F1, DSC_TP, PQ,
 Precision, Recall) also reads ``iou_threshold`` (0.5) and ``split_binary``
-(a binary prediction is split into connected components; a rule of the text
-track, not a quirk, so strict mode keeps it).
+(off by default; the text track turns it on: a binary prediction is split into
+connected components; a rule of that track, not a quirk, so strict mode keeps it).
 
 ``enabled`` lists the scored metrics computed (names of
 :mod:`evalkit.metrics.registry`, e.g. ``["DSC", "NSD", "HD95"]``); the scores
@@ -87,7 +87,7 @@ class MetricSettings:
     max_label: int = 65535
     enabled: tuple[str, ...] = DEFAULT_ENABLED
     iou_threshold: float = 0.5
-    split_binary: bool = True
+    split_binary: bool = False
     uint8_cast: bool = False
     unique_skips_first: bool = False
     empty_instances_zero: bool = True
@@ -160,7 +160,7 @@ def settings_from_section(metrics: dict[str, Any], max_label: int = 65535) -> Me
         max_label=int(max_label),
         enabled=enabled_metrics(metrics.get("enabled", DEFAULT_ENABLED)),
         iou_threshold=float(metrics.get("iou_threshold", 0.5)),
-        split_binary=bool(metrics.get("split_binary", True)),
+        split_binary=bool(metrics.get("split_binary", False)),
         **switches,
     )
 

@@ -21,6 +21,7 @@ def test_bundled_text_challenge_loads_with_its_switches():
     strict = settings_from_challenge(ch, mode="strict")
     assert (strict.uint8_cast, strict.unique_skips_first, strict.empty_instances_zero) == (False, False, False)
     assert strict.split_binary  # a rule of the track, not a quirk
+    assert not settings_from_challenge(load_challenge()).split_binary  # off unless a challenge says so
 
 
 def test_cvpr24_defaults_are_unchanged_by_the_new_keys():
