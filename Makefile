@@ -13,7 +13,10 @@ SUBMISSIONS ?=
 CASES ?=
 RUN ?=
 CONFIG ?=
-DEMO_DIR ?= demo_data/cvpr24-demo
+# the demo set follows the challenge: CONFIG=cvpr25-interactive -> preset cvpr25
+DEMO_PRESET ?= $(if $(filter cvpr25-interactive,$(CONFIG)),cvpr25,$(if $(filter cvpr25-text,$(CONFIG)),cvpr25-text,demo))
+DEMO_DIR ?= demo_data/$(if $(filter demo,$(DEMO_PRESET)),cvpr24,$(DEMO_PRESET))-demo
+DEMO_RUN := $(if $(CONFIG),$(notdir $(basename $(CONFIG)))-demo,demo)
 PYTEST_ARGS ?=
 
 .PHONY: help setup venv engine references demo-data evaluate test lint clean
@@ -40,14 +43,14 @@ references: engine
 	$(BIN)/python reference_submissions/build.py
 
 demo-data: venv
-	$(EVALKIT) demo-data --out $(DEMO_DIR) --preset demo
+	$(EVALKIT) demo-data --out $(DEMO_DIR) --preset $(DEMO_PRESET)
 
 setup: venv engine
 
 evaluate: setup $(if $(CASES),,demo-data)
 ifeq ($(strip $(SUBMISSIONS)),)
 	$(MAKE) --no-print-directory references
-	$(EVALKIT) evaluate --bundled --cases $(or $(CASES),$(DEMO_DIR)) --run $(or $(RUN),demo) $(if $(CONFIG),--config $(CONFIG))
+	$(EVALKIT) evaluate --bundled --cases $(or $(CASES),$(DEMO_DIR)) --run $(or $(RUN),$(DEMO_RUN)) $(if $(CONFIG),--config $(CONFIG))
 else
 	$(EVALKIT) evaluate $(SUBMISSIONS) --cases $(or $(CASES),$(DEMO_DIR)) $(if $(RUN),--run $(RUN)) $(if $(CONFIG),--config $(CONFIG))
 endif

@@ -25,7 +25,8 @@ from evalkit.config_schema import FREE_TABLES, ConfigError, check, parse_size, w
 
 __all__ = ["BUNDLED", "Challenge", "ConfigError", "load_challenge", "parse_size"]
 
-BUNDLED = {"cvpr24": "cvpr24.toml", "cvpr25-text": "cvpr25-text.toml"}
+BUNDLED = {"cvpr24": "cvpr24.toml", "cvpr25-interactive": "cvpr25-interactive.toml",
+           "cvpr25-text": "cvpr25-text.toml"}
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,9 @@ def _merge(
 def load_challenge(path: str | Path | None = None) -> Challenge:
     """Load a challenge file merged over the bundled CVPR24 defaults, and check it.
 
-    ``path`` may be ``None`` or ``"cvpr24"`` (the bundled file) or a TOML file path.
+    ``path`` may be ``None`` or ``"cvpr24"`` (the bundled file), the name of another
+    bundled challenge (:data:`BUNDLED`, e.g. ``"cvpr25-interactive"``, itself a file of
+    changes over cvpr24) or a TOML file path.
     Every key is checked against :data:`evalkit.config_schema.SCHEMA` (type, range,
     unit) and the cross-key :data:`~evalkit.config_schema.RULES` here, once; optional
     sections missing from the file get their defaults (``[executor] kind = "docker"``,
@@ -112,18 +115,24 @@ def load_challenge(path: str | Path | None = None) -> Challenge:
     """
     base = _read_bundled("cvpr24")
     if path is None or str(path) == "cvpr24":
-        source = f"bundled:{path or 'cvpr24'}"
+        source = "bundled:cvpr24"
         check(base, source)
         return Challenge(base, source)
-    if str(path) in BUNDLED:  # another bundled challenge: read over the cvpr24 defaults
-        source = f"bundled:{path}"
+    if str(path) in BUNDLED:  # another bundled challenge: a file of changes over cvpr24
         text = resources.files("evalkit.configs").joinpath(BUNDLED[str(path)]).read_text()
-        merged = _merge(base, tomllib.loads(text), "", source, set())
-        check(merged, source)
-        return Challenge(merged, source)
-    p = Path(path)
+        source, override = f"bundled:{path}", tomllib.loads(text)
+    else:
+        p = Path(path)
+        source, override = str(p), _read_user_file(p)
+    seen: set[str] = set()
+    merged = _merge(base, override, "", source, seen)
+    check(merged, source, frozenset(seen))
+    return Challenge(merged, source)
+
+
+def _read_user_file(p: Path) -> dict[str, Any]:
     try:
-        override = tomllib.loads(p.read_text())
+        return tomllib.loads(p.read_text())
     except FileNotFoundError:
         raise ConfigError(f"{p}: challenge file not found.") from None
     except IsADirectoryError:
@@ -132,7 +141,3 @@ def load_challenge(path: str | Path | None = None) -> Challenge:
         raise ConfigError(f"{p}: not a text file (TOML must be UTF-8).") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
-    seen: set[str] = set()
-    merged = _merge(base, override, "", str(p), seen)
-    check(merged, str(p), frozenset(seen))
-    return Challenge(merged, str(p))

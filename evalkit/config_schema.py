@@ -255,9 +255,11 @@ RANKING_CONSENSUS = ("euclidean",)
 DIRECTIONS = ("larger", "smaller")
 MISSING_WORDS = ("worst-rank", "drop")
 EXECUTOR_KINDS = ("docker",)
-PROTOCOL_KINDS = ("single",)
+PROTOCOL_KINDS = ("single", "interactive")
+INPUT_KINDS = ("boxes", "interactive", "text")
+CASE_NAME_RULES = ("modality-field", "free")
+PROTOCOL_MODES = ("official", "strict")
 NETWORK_MODES = ("none", "bridge", "host")
-PROMPT_KINDS = ("boxes", "text")
 
 MIB, GIB, TIB = 1024**2, 1024**3, 1024**4
 
@@ -278,8 +280,16 @@ SCHEMA: dict[str, Spec] = {
     "contract.max_decompressed_bytes": integer(1, unit="bytes"),
     "contract.max_instances": integer(1, 65535),
     "contract.segs_dtypes": choice("integral", "unsigned").optional("integral"),
-    # what the inputs carry as prompts: "boxes" (CVPR24) or "text" (CVPR25 text: text_prompts)
-    "contract.prompts": choice(*PROMPT_KINDS).optional("boxes"),
+    # what an input holds: "boxes" = CVPR24 (imgs, (N, 4|6) boxes, spacing); "interactive" =
+    # CVPR25 (imgs, spacing, optional per-class box dicts; GT files hold gts only); "text" =
+    # CVPR25 text track (imgs, spacing, text_prompts dict; no boxes; GT may hold gts only)
+    "contract.inputs": choice(*INPUT_KINDS).optional("boxes"),
+    # how a case's modality and dim are found: "modality-field" = <dim>Box_<Modality>_<id>;
+    # "free" = any name: manifest, else a leading name token naming a known modality, else
+    # default_task, with dim default_dim
+    "contract.case_names": choice(*CASE_NAME_RULES).optional("modality-field"),
+    "contract.default_task": text().optional("all"),
+    "contract.default_dim": integer(2, 3).optional(3),
     "metrics.mode": choice(*METRICS_MODES),
     "metrics.tolerance_mm": number(0, unit="mm"),
     "metrics.round_digits": integer(0, 15, unit="digits"),
@@ -296,6 +306,9 @@ SCHEMA: dict[str, Spec] = {
     "metrics.official.uint8_cast": boolean().optional(False),
     "metrics.official.unique_skips_first": boolean().optional(False),
     "metrics.official.empty_instances_zero": boolean().optional(True),
+    # interactive (CVPR25) scoring quirks; strict: labels in GT or prediction, AUC over all runs
+    "metrics.official.labels_present_in_gt": boolean().optional(True),
+    "metrics.official.auc_clicks_only": boolean().optional(True),
     "ranking.scheme": choice(*RANKING_SCHEMES),
     "ranking.aggregate": choice(*RANKING_AGGREGATES),
     "ranking.missing_value": _missing_value,
@@ -329,6 +342,18 @@ SCHEMA: dict[str, Spec] = {
     "reproducibility.tolerances": table(number(0), keys="metric").optional({}),
     "executor.kind": choice(*EXECUTOR_KINDS).optional("docker"),
     "protocol.kind": choice(*PROTOCOL_KINDS).optional("single"),
+    # interactive protocol (CVPR25): a box run, then `clicks` runs each after one simulated
+    # click per class
+    "protocol.clicks": integer(1, 100, unit="click iterations").optional(5),
+    "protocol.click_seed": integer(0).optional(42),
+    "protocol.max_edt_voxels": integer(1, unit="voxels").optional(60_000_000),
+    # the case's time budget: all its runs together (s per class of the GT); over it the case
+    # scores 0 (status over_budget); 0 = no budget
+    "protocol.budget_s_per_class": number(0, unit="s per class").optional(90.0),
+    "protocol.mode": choice(*PROTOCOL_MODES).optional("official"),
+    # official quirks, each a switch; mode "strict" sets both false
+    "protocol.official.keep_outputs": boolean().optional(True),
+    "protocol.official.uint8_prev": boolean().optional(True),
 }
 
 #: Tables whose keys are data (metric names, aliases...), replaced whole when merged.

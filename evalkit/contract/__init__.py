@@ -14,6 +14,7 @@ from evalkit.contract.cases import (
     resolve_modality,
 )
 from evalkit.contract.errors import REASONS, ContractError
+from evalkit.contract.interactive import InteractiveInput, load_interactive_input
 from evalkit.contract.npz import default_limits, load_npz
 from evalkit.contract.validate import (
     CaseInput,
@@ -34,6 +35,7 @@ __all__ = [
     "ContractError",
     "ContractWarning",
     "GroundTruth",
+    "InteractiveInput",
     "check_boxes",
     "check_imgs",
     "check_label_map",
@@ -42,6 +44,7 @@ __all__ = [
     "discover_cases",
     "load_gt",
     "load_input",
+    "load_interactive_input",
     "load_npz",
     "load_prediction",
     "parse_case_name",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import stat
 import warnings
 from collections.abc import Mapping
@@ -30,6 +31,10 @@ class Case:
     ``name`` is the file stem (``"3DBox_CT_0001"``), ``modality`` the canonical
     modality (aliases resolved), ``dim`` 2 or 3, ``input_path`` the input ``.npz``
     and ``gt_path`` its ground truth (``None`` when no GT folder was given).
+    ``modality_rule`` says where the modality came from: ``"manifest"``, ``"name"``
+    (the ``<dim>Box_<Modality>_<id>`` field), ``"token"`` (a leading name token that
+    names a known modality, ``case_names = "free"``) or ``"default"`` (the
+    challenge's ``default_task``).
     """
 
     name: str
@@ -37,6 +42,7 @@ class Case:
     dim: int
     input_path: Path
     gt_path: Path | None = None
+    modality_rule: str = "name"
 
     @property
     def file_name(self) -> str:
@@ -101,6 +107,24 @@ def parse_case_name(name: str, aliases: Mapping[str, str] | None = None) -> tupl
         ch = _bundled()
         aliases, known = ch.modality_aliases, ch.modalities
     return resolve_modality(fields[1], aliases, known), dim
+
+
+def modality_from_token(name: str, aliases: Mapping[str, str],
+                        known: list[str]) -> str | None:
+    """The known modality named by a leading token of ``name`` (``"CT_liver_01"`` ->
+    ``"CT"``, ``"mri-brain-3"`` -> ``"MR"`` with alias ``MRI``), else ``None``.
+
+    Tokens are split on ``_``, ``-`` and ``.``; the first token, then the second (so
+    ``3D_CT_01`` and ``Case_MR_7`` work), is resolved through ``aliases`` and matched
+    case-insensitively against ``known``.
+    """
+    stem = name[:-4] if name.lower().endswith(".npz") else name
+    tokens = [t for t in re.split(r"[_\-.]", stem) if t]
+    for token in tokens[:2]:
+        resolved = resolve_modality(token, aliases, known)
+        if resolved in known:
+            return resolved
+    return None
 
 
 def read_manifest(
@@ -200,6 +224,7 @@ def discover_cases(
     """
     ch = challenge if challenge is not None else _bundled()
     aliases, known = ch.modality_aliases, ch.modalities
+    free = ch.contract.get("case_names", "modality-field") == "free"
     inputs_dir = Path(inputs_dir)
     if not inputs_dir.is_dir():
         raise ContractError(
@@ -248,9 +273,17 @@ def discover_cases(
             found=f"{len(missing)} missing: {', '.join(missing[:10])}",
         )
     cases = []
+    rules: dict[str, int] = {}
     for name in sorted(files):
         modality, dim = listed.get(name, (None, None))
-        if modality is None or dim is None:
+        rule = "manifest" if modality is not None else "name"
+        if free:
+            if modality is None:
+                modality = modality_from_token(name, aliases or {}, known or [])
+                rule = "token" if modality is not None else "default"
+                modality = modality if modality is not None else str(ch.contract["default_task"])
+            dim = dim if dim is not None else int(ch.contract.get("default_dim", 3))
+        elif modality is None or dim is None:
             parsed_modality, parsed_dim = parse_case_name(name, aliases or {})
             modality = (
                 modality
@@ -258,7 +291,8 @@ def discover_cases(
                 else resolve_modality(parsed_modality, aliases, known)
             )
             dim = dim if dim is not None else parsed_dim
-        if known and modality not in known:
+        rules[rule] = rules.get(rule, 0) + 1
+        if known and modality not in known and rule != "default":
             warnings.warn(
                 f"{files[name]}: modality '{modality}' is not one of the challenge's "
                 f"modalities {known}; kept as its own task",
@@ -287,5 +321,17 @@ def discover_cases(
                     expected="a ground-truth .npz file",
                     found="a directory",
                 )
-        cases.append(Case(name, modality, dim, files[name], gt_path))
+        cases.append(Case(name, modality, dim, files[name], gt_path, rule))
+    if free and cases:
+        warnings.warn(f"{inputs_dir}: {len(cases)} cases; modality from {describe_rules(rules)}",
+                      ContractWarning, stacklevel=2)
     return cases
+
+
+_RULE_WORDS = {"manifest": "the manifest", "name": "the name's modality field",
+               "token": "a leading name token", "default": "none found: default task"}
+
+
+def describe_rules(counts: Mapping[str, int]) -> str:
+    """``{"token": 5, "default": 1}`` -> ``"a leading name token: 5, none found: default task: 1"``."""
+    return ", ".join(f"{_RULE_WORDS.get(k, k)}: {v}" for k, v in sorted(counts.items()))

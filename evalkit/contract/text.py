@@ -28,6 +28,8 @@ import numpy as np
 
 from evalkit.contract.errors import ContractError
 
+#: ``[contract] inputs`` of the text contract.
+KIND = "text"
 KEY = "text_prompts"
 INSTANCE_KEY = "instance_label"
 

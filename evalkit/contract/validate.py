@@ -34,7 +34,10 @@ import numpy as np
 
 from evalkit.contract.cases import Case, parse_case_name
 from evalkit.contract.errors import ContractError
+from evalkit.contract.interactive import KIND as INTERACTIVE
+from evalkit.contract.interactive import InteractiveInput, load_interactive_input
 from evalkit.contract.npz import _limits, case_name_of, load_npz
+from evalkit.contract.text import KIND as TEXT
 from evalkit.contract.text import TextPrompts, load_text_prompts
 
 BOX_LAYOUT = {
@@ -56,7 +59,7 @@ class CaseInput:
     boxes: np.ndarray
     spacing: np.ndarray | None
     dim: int
-    text: TextPrompts | None = None  # text contract ([contract] prompts = "text"); boxes then (0, 2*dim)
+    text: TextPrompts | None = None  # text contract ([contract] inputs = "text"); boxes then (0, 2*dim)
 
     @property
     def spatial_shape(self) -> tuple[int, ...]:
@@ -301,22 +304,28 @@ def load_input(
     limits: Mapping[str, Any] | None = None,
     *,
     dim: int | None = None,
-) -> CaseInput:
+) -> CaseInput | InteractiveInput:
     """Load and validate an input case (``imgs``, ``boxes``, and ``spacing`` in 3D).
 
     ``case_or_path`` is a :class:`Case` or a file path (dimensionality then from the
     name unless ``dim`` is given). ``limits`` is the challenge's ``[contract]``
     section (``max_file_bytes``, ``max_decompressed_bytes``, ``max_instances``);
     ``None`` = bundled defaults. In 2D a stored ``spacing`` is not even read.
-    With ``limits["prompts"] == "text"`` (the text contract,
-    :mod:`evalkit.contract.text`) the input carries ``text_prompts`` instead of
-    ``boxes``: they are checked and returned as ``text`` (``boxes`` empty).
-    Raises :class:`ContractError`.
+    With ``[contract] inputs = "interactive"`` (CVPR25) the file is a 3D interactive
+    input and an :class:`~evalkit.contract.interactive.InteractiveInput` is returned
+    (per-class box dicts, optional). With ``inputs = "text"`` (the CVPR25 text
+    contract, :mod:`evalkit.contract.text`) the input carries ``text_prompts``
+    instead of ``boxes``: they are checked and returned as ``text`` (``boxes``
+    empty). Raises :class:`ContractError`.
     """
+    lim = _limits(limits)
+    if lim.get("inputs", "boxes") == INTERACTIVE:
+        path = case_or_path.input_path if isinstance(case_or_path, Case) else Path(case_or_path)
+        name = case_or_path.name if isinstance(case_or_path, Case) else case_name_of(path)
+        return load_interactive_input(path, lim, case=name)
     path, name, dim = _resolve(case_or_path, dim)
     check_dim(dim, case=name, file=path)
-    lim = _limits(limits)
-    if lim.get("prompts", "boxes") == "text":
+    if lim.get("inputs", "boxes") == TEXT:
         return _load_text_input(path, name, dim, lim)
     keys = {"imgs": "uint8 image", "boxes": f"integer boxes {BOX_LAYOUT[dim]}"}
     if dim == 3:
@@ -367,19 +376,21 @@ def load_gt(
     ``image_shape`` is the input's spatial shape (``(H, W)`` / ``(D, H, W)``; a 2D
     ``(H, W, 3)`` image shape is accepted and cut to ``(H, W)``); ``None`` checks only
     the rank. Labels must lie in ``0..n_boxes`` (``0..max_instances`` when
-    ``n_boxes`` is None). Under the text contract (``limits["prompts"] ==
-    "text"``) a 3D GT may hold ``gts`` only (``spacing`` then ``None``: the
-    input's spacing is used, as the official text script does).
+    ``n_boxes`` is None). With ``[contract] inputs = "interactive"`` the file holds
+    ``gts`` only and ``spacing`` is ``None`` (the input's spacing applies). With
+    ``inputs = "text"`` a 3D GT may hold ``gts`` only (``spacing`` then ``None``:
+    the input's spacing is used, as the official text script does).
     Raises :class:`ContractError`.
     """
     path = Path(path)
     name = case if case is not None else case_name_of(path)
     check_dim(dim, case=name, file=path)
     lim = _limits(limits)
+    separate = lim.get("inputs", "boxes") == INTERACTIVE
     keys = {"gts": "integer label map"}
-    if dim == 3:
+    if dim == 3 and not separate:
         keys["spacing"] = "floating voxel spacing (3,)"
-    text = lim.get("prompts", "boxes") == "text"
+    text = lim.get("inputs", "boxes") == TEXT
     arrays = load_npz(
         path,
         keys=keys,
@@ -412,7 +423,7 @@ def load_gt(
     max_label = int(n_boxes) if n_boxes is not None else int(lim["max_instances"])
     check_label_map(gts, "gts", shape, max_label=max_label, case=name, file=path)
     spacing = None
-    if dim == 3 and not (text and "spacing" not in arrays):
+    if dim == 3 and not separate and not (text and "spacing" not in arrays):
         spacing = arrays["spacing"]
         check_spacing(spacing, case=name, file=path)
     return GroundTruth(gts, spacing)

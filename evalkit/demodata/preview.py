@@ -53,7 +53,7 @@ def render_preview(data_dir: str | Path, png: str | Path) -> Path:
         except ContractError as exc:  # a text case (cvpr25-text preset): text_prompts, no boxes
             if exc.key != "boxes":
                 raise
-            limits = {"prompts": "text"}
+            limits = {"inputs": "text"}
             inp = load_input(case, limits)
         gt = load_gt(case.gt_path, case.dim, inp.spatial_shape, limits,
                      n_boxes=None if inp.text is not None else inp.n_instances)

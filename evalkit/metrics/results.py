@@ -85,7 +85,7 @@ def results_table(run: RunFolder, ranked: Iterable[str], *, drop_inapplicable: b
     the order rows are written per case. Submissions in :meth:`RunFolder.submissions`
     order, those without scores skipped; cases in their ``cases.csv`` order.
     ``task`` is the case's modality; ``value`` a float (NaN when missing or infinite).
-    ``drop_inapplicable`` (text challenges, ``[contract] prompts = "text"``): a
+    ``drop_inapplicable`` (text challenges, ``[contract] inputs = "text"``): a
     (case, scored metric) that is NaN for every submission (F1 of a semantic
     case, DSC of an instance case: the metric does not apply) gets no rows, so
     it is neither a missing value nor part of a ranking task; a NaN beside other

@@ -23,7 +23,7 @@ runner statuses (``nonzero_exit``, ``oom``, ``timeout``, ``missing_output``, ...
 ``harness_error``
     Scoring failed unexpectedly (a bug, out of memory): every metric NaN.
 
-Text cases (``limits["prompts"] == "text"``, the CVPR25 text track): the case's
+Text cases (``limits["inputs"] == "text"``, the CVPR25 text track): the case's
 ``text_prompts`` come from its *input* file (``input_path``, read with the
 restricted unpickler, :mod:`evalkit.contract.text`); a missing or bad input is
 ``gt_error`` (an organiser's file).
@@ -104,6 +104,7 @@ def score_case(
     runner_status: str | None = None,
     runner_reason: str | None = None,
     input_path: str | Path | None = None,
+    modality_dim: tuple[str, int] | None = None,
 ) -> CaseResult:
     """Score one case from its GT file and prediction file.
 
@@ -113,13 +114,15 @@ def score_case(
     challenge's ``[contract]`` section. ``runner_status``: the runner's status
     for the case; anything other than ``ok`` scores DSC 0 / NSD 0 without
     reading the prediction. ``input_path``: the case's input ``.npz`` (needed by
-    text cases, for their ``text_prompts``). Never raises (see the module docstring).
+    text cases, for their ``text_prompts``). ``modality_dim``: the case's
+    modality and dim as case discovery found them (free case names, a manifest);
+    ``None``: parsed from the name. Never raises (see the module docstring).
     """
     metrics = settings.metrics
     dim = 3 if case.startswith("3D") else 2
     modality = ""
     try:
-        modality, dim = parse_case_name(case, aliases)
+        modality, dim = modality_dim if modality_dim is not None else parse_case_name(case, aliases)
     except ContractError as exc:
         return _result(case, modality, dim, _nan_values(metrics), "gt_error", exc.as_status(),
                        _empty_instances(metrics), metrics)
@@ -132,7 +135,7 @@ def score_case(
         return _result(case, modality, dim, _nan_values(metrics), "harness_error",
                        f"loading GT: {type(exc).__name__}: {exc}", _empty_instances(metrics), metrics)
     prompts = input_spacing = None
-    if (limits or {}).get("prompts", "boxes") == "text":
+    if (limits or {}).get("inputs", "boxes") == "text":
         try:
             if input_path is None:
                 raise ContractError("missing_file", case=case, key="text_prompts",

@@ -35,7 +35,7 @@ from typing import Self
 from evalkit.errors import EvalkitError
 
 STATUSES = ("ok", "nonzero_exit", "oom", "timeout", "missing_output", "invalid_output",
-            "harness_error")
+            "harness_error", "skipped", "over_budget")
 RECORD_KINDS = ("case", "run")
 
 

@@ -118,6 +118,16 @@ class SubmissionFolder:
         """The collected, validated prediction of ``case``."""
         return self.outputs_dir / f"{check_case_name(case)}.npz"
 
+    @property
+    def iterations_root(self) -> Path:
+        """Multi-run protocols: ``iterations/<case>/`` per case (each run's prediction, clicks)."""
+        return self.root / "iterations"
+
+    def iterations_dir(self, case: str) -> Path:
+        """``iterations/<case>/``: ``<k>.npz`` (the prediction standing after run k) and
+        ``clicks.json`` (the simulated clicks, pickle-free) of the interactive protocol."""
+        return self.iterations_root / check_case_name(case)
+
     def log(self, case: str) -> Path:
         return self.logs_dir / f"{check_case_name(case)}.log"
 

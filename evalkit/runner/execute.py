@@ -59,6 +59,7 @@ class CaseJob:
     input_path: Path
     expected_shape: tuple[int, ...] | None = None  # spatial shape of the prediction
     dim: int | None = None  # 2 or 3; None = from the name
+    gt_path: Path | None = None  # host side only (click simulation); never staged
 
 
 def utc_now() -> str:

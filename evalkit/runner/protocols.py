@@ -7,6 +7,9 @@ returned record (``record = "case"``) to the journal; the protocol itself
 appends nothing for a single run. It is chosen by ``[protocol] kind`` in the
 challenge file (:func:`make_protocol`).
 
+``interactive`` (:class:`~evalkit.runner.interactive.Interactive`, CVPR25): a box run
+and one run per simulated click, the harness rewriting the input between them.
+
 ``single`` (:class:`SingleRun`, CVPR24): one executor run; its record is the
 case record (``record = "case"``, ``iteration = 1``), so the journal holds one
 line per case and attempt, as it always has.
@@ -56,6 +59,11 @@ class Protocol(abc.ABC):
     #: The ``[protocol] kind`` that selects this protocol.
     kind: ClassVar[str]
 
+    @classmethod
+    def from_challenge(cls, challenge: Challenge) -> Protocol:
+        """The protocol with its settings from ``challenge``'s ``[protocol]`` section."""
+        return cls()
+
     @abc.abstractmethod
     def run_case(self, executor: Executor, job: RunJob, previous_runs: list[CaseRecord],
                  journal: Journal) -> CaseRecord:
@@ -80,8 +88,10 @@ class SingleRun(Protocol):
         return replace(rec, record="case", iteration=1)
 
 
+from evalkit.runner.interactive import Interactive
+
 #: ``[protocol] kind`` -> protocol class.
-PROTOCOLS: dict[str, type[Protocol]] = {SingleRun.kind: SingleRun}
+PROTOCOLS: dict[str, type[Protocol]] = {SingleRun.kind: SingleRun, Interactive.kind: Interactive}
 
 
 def make_protocol(challenge: Challenge | None = None) -> Protocol:
@@ -91,4 +101,5 @@ def make_protocol(challenge: Challenge | None = None) -> Protocol:
     """
     if challenge is None:
         challenge = load_challenge()
-    return PROTOCOLS[configured_kind(challenge, "protocol", PROTOCOLS, "single")]()
+    kind = configured_kind(challenge, "protocol", PROTOCOLS, "single")
+    return PROTOCOLS[kind].from_challenge(challenge)

@@ -6,6 +6,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,9 @@ def as_jobs(cases: Iterable[Any]) -> list[CaseJob]:
         if isinstance(c, CaseJob):
             jobs.append(c)
         elif hasattr(c, "input_path") and hasattr(c, "name"):
-            jobs.append(CaseJob(c.name, Path(c.input_path), dim=getattr(c, "dim", None)))
+            gt = getattr(c, "gt_path", None)
+            jobs.append(CaseJob(c.name, Path(c.input_path), dim=getattr(c, "dim", None),
+                                gt_path=Path(gt) if gt else None))
         else:
             p = Path(c)
             jobs.append(CaseJob(p.name[:-4] if p.name.endswith(".npz") else p.stem, p))
@@ -131,8 +134,7 @@ def _run_cases(image, jobs, sub, limits, contract_limits, name, on_case_done, ex
     def one(item: tuple[CaseJob, int]) -> CaseRecord:
         job, attempt = item
         try:
-            job = CaseJob(job.name, job.input_path,
-                          job.expected_shape or _expected_shape(job, contract_limits), job.dim)
+            job = replace(job, expected_shape=job.expected_shape or _expected_shape(job, contract_limits))
         except Exception as exc:  # noqa: BLE001 - unreadable input: organiser side, recorded as harness_error
             rec = _harness_error(job.name, image, attempt, degraded, f"input {job.input_path}: {exc}")
         else:

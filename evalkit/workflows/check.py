@@ -9,18 +9,20 @@ case, and what to change.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
 from evalkit.config import Challenge
+from evalkit.metrics import registry
 from evalkit.metrics.registry import Metric, enabled_scored
-from evalkit.runfolder import RunFolder
+from evalkit.runfolder import RunFolder, RunFolderError, latest_by_case, read_journal
 from evalkit.runner import CaseRecord, ImageRecord, run_submission
 from evalkit.runner.execute import READ_ONLY_NOTE
 from evalkit.runner.executor import Executor, make_executor
 from evalkit.workflows.evaluate import OverlappedScorer, case_table
+from evalkit.workflows.interactive import evaluate_interactive, is_interactive
 
 # status -> (what it means, how to fix it). {case}, {reason}, {limit} are filled in.
 ADVICE: dict[str, tuple[str, str]] = {
@@ -53,6 +55,11 @@ ADVICE: dict[str, tuple[str, str]] = {
         "evalkit could not run case {case}: {reason}",
         "this is on the evaluation side, not your image; rerun the check, and report it if it persists",
     ),
+    "over_budget": (
+        "case {case} went over its time budget: {reason}",
+        ("the budget covers every run of a case together (box + clicks); start faster (lazy "
+        "imports, a compiled model), reuse what each run can (prev_pred, cached embeddings)"),
+    ),
 }
 
 
@@ -83,19 +90,22 @@ class CheckResult:
         return not self.problems
 
 
-def default_preset(challenge: Challenge) -> str:
-    """The demo preset that fits a challenge's contract: ``cvpr25-text`` for text prompts, else ``demo``."""
-    return "cvpr25-text" if challenge.contract.get("prompts", "boxes") == "text" else "demo"
-
-
 def default_cases_dir(seed: int = 0, preset: str = "demo") -> Path:
-    """The demo set (``preset``) in the user's cache, generated on first use (deterministic)."""
+    """The demo set of ``preset`` in the user's cache, generated on first use (deterministic)."""
     from evalkit.demodata.generate import generate
 
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "evalkit" / f"{preset}-seed{seed}"
+    tag = f"demo-seed{seed}" if preset == "demo" else f"{preset}-seed{seed}"
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "evalkit" / tag
     if not (base / "gts").is_dir():
         generate(base, preset=preset, seed=seed)
     return base
+
+
+def demo_preset(challenge: Challenge) -> str:
+    """The demo-data preset matching ``challenge``'s inputs (``cvpr25`` for interactive ones,
+    ``cvpr25-text`` for text prompts)."""
+    inputs = challenge.contract.get("inputs")
+    return {"interactive": "cvpr25", "text": "cvpr25-text"}.get(inputs, "demo")
 
 
 def verdict_lines(records: list[CaseRecord], challenge: Challenge) -> list[str]:
@@ -156,6 +166,8 @@ def _check(submission: str, cases_dir: Path, out_dir: Path, challenge: Challenge
            progress: bool) -> CheckResult:
     cases = case_table(cases_dir, challenge)
     image = executor.prepare(submission)
+    if is_interactive(challenge):
+        return _check_interactive(image, cases, out_dir, challenge, executor, progress)
     scorer = OverlappedScorer(challenge, cases) if (cases["gt_path"] != "").all() else None
     sub_dir = RunFolder(out_dir).submission_dir(image.name)
     columns = [m.column for m in check_metrics(challenge)]
@@ -182,3 +194,38 @@ def _check(submission: str, cases_dir: Path, out_dir: Path, challenge: Challenge
             "reason": rec.reason,
         })
     return CheckResult(image, pd.DataFrame(rows), verdict_lines(records, challenge), image_warnings(image))
+
+
+def _check_interactive(image: ImageRecord, cases: pd.DataFrame, out_dir: Path, challenge: Challenge,
+                       executor: Executor, progress: bool) -> CheckResult:
+    """The check under the interactive protocol: every run judged, failures named by run."""
+    if (cases["gt_path"] == "").any():
+        raise RunFolderError("the interactive check simulates clicks from the ground truth: "
+                             "give a case folder with gts/ (evalkit demo-data --preset cvpr25)")
+    run = RunFolder(out_dir)
+    table = evaluate_interactive(run, image, image.name, cases, challenge, executor,
+                                 progress=progress).set_index("case")
+    everything = read_journal(run.submission(image.name).journal, kind=None)
+    finals = latest_by_case([r for r in everything if r.record == "case"])
+    n_runs = int(challenge.data["protocol"]["clicks"]) + 1
+    failed_runs = []
+    for r in everything:
+        final = finals.get(r.case)
+        if (r.record == "run" and final is not None and r.attempt == final.attempt
+                and r.status not in ("ok", "skipped")):
+            failed_runs.append(replace(r, case=f"{r.case} (run {r.iteration} of {n_runs}: "
+                                       f"{'the box run' if r.iteration == 1 else 'click ' + str(r.iteration - 1)})"))
+    budget = [f for f in finals.values() if f.status == "over_budget"]
+    columns = [registry.get(n).column for n in ("DSC_AUC", "DSC_Final", "NSD_Final")]
+    rows = []
+    for case, rec in finals.items():
+        runs = [r.status for r in everything if r.record == "run" and r.case == case
+                and r.attempt == rec.attempt]
+        rows.append({"case": case, "status": rec.status, "wall_s": rec.wall_s,
+                     "peak_memory_mb": None if rec.peak_memory_bytes is None
+                     else rec.peak_memory_bytes / 2**20,
+                     "runs": " ".join(runs),
+                     **{c: table.loc[case, c] if case in table.index else None for c in columns},
+                     "reason": rec.reason})
+    return CheckResult(image, pd.DataFrame(rows), verdict_lines(failed_runs + budget, challenge),
+                       image_warnings(image))

@@ -37,6 +37,7 @@ from evalkit.runfolder import check_name
 from evalkit.runfolder.lock import folder_lock
 from evalkit.runner import ImageRecord, run_submission
 from evalkit.runner.executor import Executor, make_executor
+from evalkit.workflows.interactive import evaluate_interactive, is_interactive
 from evalkit.workflows.runfolder import RunFolder, RunFolderError, open_run
 
 
@@ -100,7 +101,10 @@ class OverlappedScorer:
         pred = sub_dir / output if output else None
         args = ((case, self.gt[case], pred, self.settings),
                 {"limits": self.limits, "aliases": self.aliases, "runner_status": status, "runner_reason": reason,
-                 "input_path": self.cases.loc[case, "input_path"]})
+                 "input_path": self.cases.loc[case, "input_path"],
+                 # text cases keep the discovered modality and dim (free case names)
+                 "modality_dim": ((str(self.cases.loc[case, "modality"]), int(self.cases.loc[case, "dim"]))
+                                  if self.limits.get("inputs") == "text" else None)})
         self.args[case] = args
         self.futures[case] = self.pool.submit(score_case, *args[0], **args[1])
 
@@ -194,7 +198,12 @@ def evaluate(submissions: list[Submission], cases_dir: Path, run_dir: Path, chal
                 name = sub.name or image.name
                 _check_same_image(run, name, image)
                 print(f"[evalkit] {name}: image {image.image_id[:19]} ({image.reference})", file=sys.stderr)
-                evaluate_submission(run, image, name, cases, challenge, executor, progress=progress)
+                if is_interactive(challenge):
+                    evaluate_interactive(run, image, name, cases, challenge, executor,
+                                         progress=progress)
+                else:
+                    evaluate_submission(run, image, name, cases, challenge, executor,
+                                        progress=progress)
         finally:
             if own:
                 executor.close()
@@ -205,7 +214,7 @@ def rank_and_report(run: RunFolder, challenge: Challenge, notes: list[str] | Non
     """(Re)build results.csv, the ranking and the report from every submission of the run."""
     notes = list(notes or [])
     results = results_table(run, challenge.ranking["metrics"],
-                            drop_inapplicable=challenge.contract.get("prompts", "boxes") == "text")
+                            drop_inapplicable=challenge.contract.get("inputs", "boxes") == "text")
     results.to_csv(run.results_path, index=False)
     board = None
     if results["algorithm"].nunique() < 2:

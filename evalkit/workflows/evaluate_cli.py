@@ -33,6 +33,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: stop at once, naming it)")
 
 
+#: ``[contract] inputs`` -> the track whose bundled images suit it (``images-<track>.json``).
+TRACKS = {"boxes": "", "interactive": "interactive", "text": "text"}
+
+
+def bundled_manifest(challenge=None) -> Path:
+    """The bundled-images list for ``challenge``'s inputs: ``images.json`` (CVPR24 boxes),
+    ``images-interactive.json``, ``images-text.json`` (written by reference_submissions/build.py)."""
+    inputs = "boxes" if challenge is None else challenge.contract.get("inputs", "boxes")
+    track = TRACKS.get(inputs, inputs)
+    return BUNDLED_MANIFEST if not track else BUNDLED_MANIFEST.with_name(f"images-{track}.json")
+
+
 def bundled_submissions(manifest: Path = BUNDLED_MANIFEST) -> list[str]:
     """``NAME=REFERENCE`` for each image that ``reference_submissions/build.py`` built."""
     if not manifest.is_file():
@@ -58,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         challenge = load_challenge(args.config)
-        texts = list(args.submissions) + (bundled_submissions() if args.bundled else [])
+        texts = list(args.submissions) + (bundled_submissions(bundled_manifest(challenge))
+                                          if args.bundled else [])
         if not texts:
             print("evalkit evaluate: no submissions given (pass images or --bundled).", file=sys.stderr)
             return 2

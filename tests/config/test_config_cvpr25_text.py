@@ -11,7 +11,7 @@ from evalkit.metrics import settings_from_challenge
 def test_bundled_text_challenge_loads_with_its_switches():
     ch = load_challenge("cvpr25-text")
     assert "cvpr25-text" in BUNDLED and ch.source == "bundled:cvpr25-text"
-    assert ch.name == "cvpr25-text" and ch.contract["prompts"] == "text"
+    assert ch.name == "cvpr25-text" and ch.contract["inputs"] == "text"
     assert ch.data["protocol"]["kind"] == "single" and ch.runner["memory"] == "32g"
     assert list(ch.ranking["metrics"]) == ["DSC", "NSD", "F1", "DSC_TP", "RunningTime"]
     s = settings_from_challenge(ch)
@@ -26,7 +26,7 @@ def test_bundled_text_challenge_loads_with_its_switches():
 
 def test_cvpr24_defaults_are_unchanged_by_the_new_keys():
     ch = load_challenge()
-    assert ch.contract["prompts"] == "boxes"
+    assert ch.contract["inputs"] == "boxes"
     s = settings_from_challenge(ch)
     assert (s.uint8_cast, s.unique_skips_first, s.enabled) == (False, False, ("DSC", "NSD"))
 
@@ -34,7 +34,7 @@ def test_cvpr24_defaults_are_unchanged_by_the_new_keys():
 @pytest.mark.parametrize("text, key", [
     ("[metrics]\niou_threshold = 0\n", "metrics.iou_threshold"),
     ("[metrics.official]\nuint8_cast = 1\n", "metrics.official.uint8_cast"),
-    ("[contract]\nprompts = \"words\"\n", "contract.prompts"),
+    ("[contract]\ninputs = \"words\"\n", "contract.inputs"),
     ("[metrics]\nmode = \"strict\"\n[metrics.official]\nuint8_cast = true\n", "metrics.official.uint8_cast"),
 ])
 def test_bad_text_keys_name_the_key(tmp_path, text, key):

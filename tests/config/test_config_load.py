@@ -45,7 +45,7 @@ def load_error(tmp_path: Path, text: str) -> str:
         ('[ranking]\nties = "dense"\n', "ranking.ties", "'dense'", "'first'"),
         ('[metrics]\nmode = "loose"\n', "metrics.mode", "'loose'", "'official' or 'strict'"),
         ('[executor]\nkind = "dask"\n', "executor.kind", "'dask'", "'docker'"),
-        ('[protocol]\nkind = "interactive"\n', "protocol.kind", "'interactive'", "'single'"),
+        ('[protocol]\nkind = "relay"\n', "protocol.kind", "'relay'", "'single'"),
         # ranges and units
         ('[runner]\nmemory = "1m"\n', "runner.memory", "'1m'", "from 6m to 1t"),
         ("[runner]\ncpus = 0\n", "runner.cpus", "0", "a number in (0, 1024] (CPUs)"),
@@ -143,7 +143,7 @@ def test_settings_that_take_effect_load(tmp_path):
     c = load_challenge(ok)
     assert c.ranking["aggregate"] == "median" and c.ranking["ties"] == "random"
     assert c.metrics["enabled"] == ["DSC", "NSD", "HD95"]  # names: the metrics stage checks them
-    assert c.data["executor"] == {"kind": "docker"} and c.data["protocol"] == {"kind": "single"}
+    assert c.data["executor"] == {"kind": "docker"} and c.data["protocol"]["kind"] == "single"
 
 
 def test_optional_sections_get_their_defaults_and_may_be_set():
