@@ -72,6 +72,16 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             print(f"error: --statuses: {exc}", file=sys.stderr)
             return 2
+    case_info = None
+    if args.inputs is not None and challenge.contract.get("inputs") == "text":
+        from evalkit.contract import discover_cases
+
+        try:  # free case names: modality and dim as case discovery finds them
+            case_info = {c.name: (c.modality, c.dim)
+                         for c in discover_cases(args.inputs, None, challenge=challenge)}
+        except (OSError, ValueError) as exc:
+            print(f"error: --inputs: {exc}", file=sys.stderr)
+            return 2
     cases, instances = score_folder(
         args.gt,
         args.pred if args.pred.is_dir() else None,
@@ -82,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=not args.quiet,
         inputs_dir=args.inputs,
+        case_info=case_info,
     )
     paths = write_scores(
         cases, instances, args.out, settings=settings, challenge_toml=challenge.to_toml(),

@@ -120,3 +120,16 @@ def test_strict_mode_has_no_uint8_cast(tmp_path, mode):
     strict = score_case("3DText_CT_0007", gt, pred, settings_from_challenge(CH, mode=mode),
                         limits=LIMITS, input_path=inp)
     assert official.row["dsc"] == 1.0 and strict.row["dsc"] == 0.0
+
+
+def test_free_case_names_use_the_discovered_modality_and_dim(tmp_path):
+    from evalkit.contract import discover_cases
+
+    gts = _volume()
+    _case(tmp_path, "CT_AbdTumor_0001", {"1": "lesions", "instance_label": 1}, gts, gts)
+    with pytest.warns(Warning):  # discovery says how it found the modality (a leading token)
+        info = {c.name: (c.modality, c.dim) for c in discover_cases(tmp_path / "imgs", None, challenge=CH)}
+    assert info == {"CT_AbdTumor_0001": ("CT", 3)}
+    cases, _ = score_folder(tmp_path / "gts", tmp_path / "pred", SETTINGS, limits=LIMITS,
+                            inputs_dir=tmp_path / "imgs", case_info=info, workers=1, progress=False)
+    assert cases[["modality", "dim", "status", "f1"]].values.tolist() == [["CT", 3, "ok", 1.0]]
