@@ -78,6 +78,7 @@ IMAGES: dict[str, ImageSpec] = {s.name: s for s in [
               ("case_io.py", "sam_algo.py")),
     ImageSpec("box-fill", "box-fill", "numpy"),
     ImageSpec("box-threshold", "box-threshold", "numpy"),
+    ImageSpec("click-fill", "click-fill", "numpy", leaderboard=False),
     # CVPR25 text track baseline; evaluated with --config cvpr25-text, not in the CVPR24 leaderboard run
     ImageSpec("text-threshold", "text-threshold", "scipy", common=(), leaderboard=False),
     ImageSpec("efficientvit-sam-openvino", "litemedsam-openvino", "openvino", "efficientvit-sam",

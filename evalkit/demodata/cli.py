@@ -14,8 +14,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder to write (imgs/ and gts/ are created inside)")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="demo",
                         help="demo: one small case per modality (default); tiny: 4 very small "
-                             "cases for tests; cvpr25-text: text-prompted 3D cases (semantic and "
-                             "instance); paper: the cases of Rep-MedSAM Table 6 (large)")
+                             "cases for tests; paper: the cases of Rep-MedSAM Table 6 (large); "
+                             "cvpr25: 3D cases of the CVPR 2025 interactive track (boxes as dicts, "
+                             "some without boxes, manifest.csv); cvpr25-text: text-prompted 3D "
+                             "cases (semantic and instance)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--preview", type=Path, default=None, metavar="PNG",
                         help="also draw one case per modality with boxes and GT contours")
@@ -35,7 +37,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"  inputs: {out / 'imgs'}")
     print(f"  ground truth: {out / 'gts'}")
     print(f"  record: {out / 'demodata.json'}")
-    if args.preview is not None:
+    if args.preset == "cvpr25":
+        print(f"  manifest: {out / 'manifest.csv'}")
+    if args.preview is not None and args.preset == "cvpr25":
+        print("  preview: not available for the cvpr25 preset (its boxes are dicts)")
+    elif args.preview is not None:
         from evalkit.demodata.preview import render_preview
 
         png = render_preview(out, args.preview)

@@ -91,14 +91,18 @@ def generate(out_dir: str | Path, preset: str = "demo", seed: int = 0, *,
              progress: bool | None = None) -> list[Path]:
     """Write every case of ``preset`` under ``out_dir``; return the input paths (sorted).
 
-    ``preset`` is ``"tiny"``, ``"demo"``, ``"cvpr25-text"`` (text prompts, no boxes:
-    :mod:`evalkit.demodata.text`) or ``"paper"`` (the paper preset is several
-    hundred MB and takes minutes). ``progress`` shows a tqdm bar on stderr (default:
+    ``preset`` is ``"tiny"``, ``"demo"``, ``"paper"`` (several hundred MB, minutes),
+    ``"cvpr25"`` (the CVPR 2025 interactive format, :mod:`evalkit.demodata.cvpr25`) or
+    ``"cvpr25-text"`` (text prompts, no boxes: :mod:`evalkit.demodata.text`). ``progress`` shows a tqdm bar on stderr (default:
     only for ``paper``). Existing files of the same names are replaced; other files
     in ``out_dir`` are left alone. Also writes ``<out>/demodata.json``.
     """
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    if preset == "cvpr25":  # the interactive format: boxes as dicts, a manifest (demodata/cvpr25.py)
+        from evalkit.demodata.cvpr25 import generate_cvpr25
+
+        return generate_cvpr25(out_dir, seed, progress=progress)
     out = Path(out_dir)
     specs = PRESETS[preset]
     show = (preset == "paper") if progress is None else progress
@@ -110,7 +114,7 @@ def generate(out_dir: str | Path, preset: str = "demo", seed: int = 0, *,
         if spec.name in TEXT_CASES:  # text track: text_prompts (pickled dict) instead of boxes
             del inputs["boxes"]
             inputs["text_prompts"] = text_prompts(spec.name)
-        ipath = write_npz(out / "imgs" / f"{spec.name}.npz", inputs, objects=("text_prompts",))
+        ipath = write_npz(out / "imgs" / f"{spec.name}.npz", inputs, allow_pickle="text_prompts" in inputs)
         gpath = write_npz(out / "gts" / f"{spec.name}.npz", gts)
         written.append(ipath)
         records.append({

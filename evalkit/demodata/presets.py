@@ -1,4 +1,4 @@
-"""The case lists of the presets: ``tiny`` (tests), ``demo`` (default), ``paper``.
+"""The case lists of the presets: ``tiny`` (tests), ``demo`` (default), ``paper``, ``cvpr25``.
 
 A preset is data only: case name, canonical modality, spatial shape, number of
 instances and (3D) voxel spacing. The ``paper`` preset reproduces Table 6 of the
@@ -79,7 +79,41 @@ PAPER: tuple[CaseSpec, ...] = (
     _c2("2DBox_Microscope_0016", "Microscopy", (1920, 2560), 241),
 )
 
-PRESETS: dict[str, tuple[CaseSpec, ...]] = {"tiny": TINY, "demo": DEMO, "paper": PAPER}
+
+
+@dataclass(frozen=True)
+class InteractiveCaseSpec(CaseSpec):
+    """A case of the CVPR 2025 interactive format (:mod:`evalkit.demodata.cvpr25`).
+
+    ``n_instances`` is the phantom's instance count; ``keep`` the phantom labels
+    kept, relabelled ``1..len(keep)`` in that order (``None``: all of them);
+    ``boxes``: whether the input carries box prompts (vessels do not);
+    ``manifest_modality``: the modality ``manifest.csv`` gives (the name may not carry one).
+    """
+
+    boxes: bool = True
+    keep: tuple[int, ...] | None = None
+    manifest_modality: str = ""
+
+
+def _ci(name, modality, shape, n, spacing, boxes=True, keep=None, manifest=""):
+    return InteractiveCaseSpec(name, modality, shape, n, spacing, boxes, keep, manifest or modality)
+
+
+#: CVPR 2025 interactive track: 3D only, names without the 3DBox_ form, boxes as dicts
+#: (optional), GT in its own folder; one name carries no modality token.
+CVPR25: tuple[InteractiveCaseSpec, ...] = (
+    _ci("CT_abdomen_0001", "CT", (40, 112, 112), 4, (2.5, 0.8, 0.8)),
+    _ci("CT_abdomen_0002", "CT", (36, 96, 96), 3, (3.0, 0.9, 0.9)),
+    _ci("CT_aorta_0003", "CT", (40, 96, 96), 6, (2.5, 0.8, 0.8), boxes=False, keep=(6,)),
+    _ci("MR_brain_0001", "MR", (32, 128, 128), 3, (4.0, 0.9, 0.9)),
+    _ci("MR_brain_0002", "MR", (28, 112, 112), 1, (4.0, 1.0, 1.0), boxes=False),
+    _ci("PET_lesion_0001", "PET", (36, 96, 96), 2, (3.0, 4.0, 4.0)),
+    _ci("study_0007", "MR", (32, 96, 96), 2, (3.5, 1.0, 1.0)),
+)
+
+PRESETS: dict[str, tuple[CaseSpec, ...]] = {"tiny": TINY, "demo": DEMO, "paper": PAPER, "cvpr25": CVPR25}
+# text.py needs CaseSpec from here, so it is imported last
 from evalkit.demodata.text import TEXT_PRESET
 
 PRESETS["cvpr25-text"] = TEXT_PRESET

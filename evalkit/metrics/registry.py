@@ -72,6 +72,10 @@ class Metric:
     ``level``: ``"instance"`` (per label, then ``case`` over the labels; the
     default) or ``"matching"`` (one value per case from the instance matching,
     :mod:`evalkit.metrics.instance_match`; ``case(scores, context)``, no ``instance``).
+    ``iteration`` (scored metrics of a multi-run protocol, instead of
+    ``instance`` / ``case``): ``"module:function"`` making the case value from
+    the case's per-iteration curves, ``f(dscs, nsds, *, n_clicks, include_box)
+    -> float`` (:mod:`evalkit.metrics.interactive`); ``""`` for every other metric.
     """
 
     name: str
@@ -85,6 +89,7 @@ class Metric:
     title: str = ""
     instance: str = ""
     case: str = ""
+    iteration: str = ""
     level: str = "instance"
 
     def __post_init__(self) -> None:
@@ -94,11 +99,15 @@ class Metric:
             raise ValueError(f"metric {self.name}: direction must be 'larger' or 'smaller'")
         if self.source not in ("scores", "runner"):
             raise ValueError(f"metric {self.name}: source must be 'scores' or 'runner'")
-        if self.source == "scores" and self.level == "matching" and ":" not in self.case:
-            raise ValueError(f"metric {self.name}: a matching metric names its case function "
-                             "as 'module:function'")
-        if (self.source == "scores" and self.level == "instance"
-                and not (":" in self.instance and ":" in self.case)):
+        if self.iteration:
+            if self.source != "scores" or ":" not in self.iteration or self.instance or self.case:
+                raise ValueError(f"metric {self.name}: an iteration metric is scored and names only its "
+                                 "iteration function as 'module:function'")
+        elif self.source == "scores" and self.level == "matching":
+            if ":" not in self.case:
+                raise ValueError(f"metric {self.name}: a matching metric names its case function "
+                                 "as 'module:function'")
+        elif self.source == "scores" and not (":" in self.instance and ":" in self.case):
             raise ValueError(f"metric {self.name}: a scored metric names its instance and case "
                              "functions as 'module:function'")
 
@@ -116,10 +125,14 @@ REGISTRY: dict[str, Metric] = {}
 
 
 def register(metric: Metric) -> Metric:
-    """Add ``metric`` to the registry (its name and column must be new); returns it."""
+    """Add ``metric`` to the registry (its name and column must be new); returns it.
+
+    Runner metrics may share a column (one journal field under two names, e.g.
+    ``RunningTime`` and ``TotalRunningTime`` are both ``wall_s``)."""
     if metric.name in REGISTRY:
         raise ValueError(f"metric {metric.name} is registered twice")
-    if any(m.column == metric.column for m in REGISTRY.values()):
+    if any(m.column == metric.column and not (m.source == metric.source == "runner")
+           for m in REGISTRY.values()):
         raise ValueError(f"metric {metric.name}: column {metric.column!r} is taken")
     REGISTRY[metric.name] = metric
     return metric
@@ -180,6 +193,27 @@ HD95 = register(Metric("HD95", "hd95", "smaller", math.inf, unit="mm", optional=
 ASSD = register(Metric("ASSD", "assd", "smaller", math.inf, unit="mm", optional=True,
                        title="average symmetric surface distance",
                        instance="evalkit.metrics.distances:assd", case="evalkit.metrics.case:case_mean"))
+
+# The CVPR 2025 interactive protocol (evalkit/metrics/interactive.py): per case, from the per-iteration
+# DSC / NSD curves (iteration 1 the box, 2..6 one click per class). AUC: trapezoid over the click
+# iterations (x = 0..4, range 0..4; strict: all six, 0..5); Final: the last iteration. Unrounded.
+DSC_AUC = register(Metric("DSC_AUC", "dsc_auc", "larger", 0.0, bounds=(0.0, 5.0), optional=True,
+                          title="area under the DSC-per-click curve",
+                          iteration="evalkit.metrics.interactive:dsc_auc"))
+NSD_AUC = register(Metric("NSD_AUC", "nsd_auc", "larger", 0.0, bounds=(0.0, 5.0), optional=True,
+                          title="area under the NSD-per-click curve",
+                          iteration="evalkit.metrics.interactive:nsd_auc"))
+DSC_FINAL = register(Metric("DSC_Final", "dsc_final", "larger", 0.0, bounds=(0.0, 1.0), optional=True,
+                            title="DSC after the last click",
+                            iteration="evalkit.metrics.interactive:dsc_final"))
+NSD_FINAL = register(Metric("NSD_Final", "nsd_final", "larger", 0.0, bounds=(0.0, 1.0), optional=True,
+                            title="NSD after the last click",
+                            iteration="evalkit.metrics.interactive:nsd_final"))
+# The sum of a case's container wall times over its iterations (start-up included, click generation
+# excluded): the case record's wall_s, which a multi-run protocol sums over its runs.
+TOTAL_RUNNING_TIME = register(Metric("TotalRunningTime", "wall_s", "smaller", math.nan, unit="s",
+                                     source="runner", optional=True,
+                                     title="running time per case, all iterations (runner wall clock)"))
 # Instance-level metrics (level "matching", evalkit/metrics/instance_match.py): Hungarian matching
 # of the instances at IoU >= iou_threshold; F1 / precision / recall of the matched pairs, DSC_TP the
 # mean Dice of the matched pairs, PQ = SQ x RQ as panoptica defines it. Empty conventions there.

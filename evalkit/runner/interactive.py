@@ -191,8 +191,9 @@ class Interactive(Protocol):
         else:
             prev_pred = prev
         written = job.submission.work_dir / "interactive" / f"{folder.name}.npz"
-        write_run_input(written, inp.imgs, inp.spacing, history.to_members(), prev_pred,
-                        inp.boxes_member)
+        # np.int64 coordinates, the objects the official script pickles
+        write_run_input(written, inp.imgs, inp.spacing, history.to_members(numpy_scalars=True),
+                        prev_pred, inp.boxes_member)
         try:
             return executor.run(replace(job, iteration=k,
                                         case=replace(job.case, input_path=written)))

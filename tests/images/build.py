@@ -19,7 +19,7 @@ import docker
 HERE = Path(__file__).resolve().parent
 NAMES = ("ok", "sleeper", "memhog", "nonzero", "nothing", "wrongshape", "symlink", "network",
          "forkbomb", "bigoutput", "noisy", "hugeheader", "writer", "volume", "volumefull",
-         "homefiles", "flaky-runs")
+         "homefiles", "flaky-runs", "skipiter")
 DOCKERFILE = """ARG BASE_IMAGE=python:3.11-slim-bookworm
 FROM ${BASE_IMAGE}
 WORKDIR /app

@@ -19,7 +19,8 @@ from evalkit.metrics.registry import Metric, UnknownMetricError
 
 
 def test_declared_metrics():
-    assert list(registry.REGISTRY) == ["DSC", "NSD", "RunningTime", "HD95", "ASSD",
+    assert list(registry.REGISTRY) == ["DSC", "NSD", "RunningTime", "HD95", "ASSD", "DSC_AUC", "NSD_AUC",
+                                       "DSC_Final", "NSD_Final", "TotalRunningTime",
                                        "F1", "DSC_TP", "PQ", "Precision", "Recall"]
     for name in ("F1", "DSC_TP", "PQ", "Precision", "Recall"):
         m = registry.get(name)
@@ -32,12 +33,17 @@ def test_declared_metrics():
         assert not m.larger_is_better and m.label == f"{m.name} (mm)"
     rt = registry.RUNNING_TIME
     assert rt.source == "runner" and rt.column == "wall_s" and math.isnan(rt.missing_value)
-    assert len({m.column for m in registry.REGISTRY.values()}) == len(registry.REGISTRY)
+    scored = [m for m in registry.REGISTRY.values() if m.source == "scores"]
+    assert len({m.column for m in scored}) == len(scored)
+    # runner metrics may share a journal field (TotalRunningTime is the case record's wall_s too)
+    assert not {m.column for m in scored} & {m.column for m in registry.REGISTRY.values() if m.source == "runner"}
 
 
 def test_every_scored_metric_names_functions_that_resolve():
     for m in registry.REGISTRY.values():
-        if m.source == "scores" and m.level == "matching":
+        if m.iteration:
+            assert callable(registry.compute(m.iteration)) and not m.instance and not m.case
+        elif m.source == "scores" and m.level == "matching":
             assert not m.instance and callable(registry.compute(m.case))
         elif m.source == "scores":
             assert callable(registry.compute(m.instance)) and callable(registry.compute(m.case))
@@ -48,7 +54,7 @@ def test_every_scored_metric_names_functions_that_resolve():
 def test_lookups():
     assert registry.metrics(["NSD", "DSC"]) == [registry.NSD, registry.DSC]
     assert registry.scored(["ASSD", "RunningTime", "DSC", "HD95"]) == [registry.DSC, registry.HD95, registry.ASSD]
-    with pytest.raises(UnknownMetricError, match="'HD99'.*known metrics: DSC, NSD, RunningTime, HD95, ASSD"):
+    with pytest.raises(UnknownMetricError, match="'HD99'.*known metrics: DSC, NSD, RunningTime, HD95, ASSD, DSC_AUC"):
         registry.get("HD99")
     assert issubclass(UnknownMetricError, EvalkitError)
 
@@ -83,7 +89,7 @@ def test_enabled_defaults_to_cvpr24_and_keeps_registry_order():
 
 def test_unknown_enabled_metric_names_the_key_and_the_known_metrics():
     with pytest.raises(ConfigError, match=r"metrics\.enabled: unknown metric 'HD99'; known metrics: "
-                                          r"DSC, NSD, HD95, ASSD"):
+                                          r"DSC, NSD, HD95, ASSD, DSC_AUC"):
         settings_from_section({"enabled": ["DSC", "HD99"]})
     with pytest.raises(ConfigError, match="measured by the runner"):
         settings_from_section({"enabled": ["RunningTime"]})
