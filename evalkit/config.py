@@ -25,7 +25,8 @@ from evalkit.config_schema import FREE_TABLES, ConfigError, check, parse_size, w
 
 __all__ = ["BUNDLED", "Challenge", "ConfigError", "load_challenge", "parse_size"]
 
-BUNDLED = {"cvpr24": "cvpr24.toml", "cvpr25-interactive": "cvpr25-interactive.toml"}
+BUNDLED = {"cvpr24": "cvpr24.toml", "cvpr25-interactive": "cvpr25-interactive.toml",
+           "cvpr25-text": "cvpr25-text.toml"}
 
 
 @dataclass(frozen=True)

@@ -256,7 +256,7 @@ DIRECTIONS = ("larger", "smaller")
 MISSING_WORDS = ("worst-rank", "drop")
 EXECUTOR_KINDS = ("docker",)
 PROTOCOL_KINDS = ("single", "interactive")
-INPUT_KINDS = ("boxes", "interactive")
+INPUT_KINDS = ("boxes", "interactive", "text")
 CASE_NAME_RULES = ("modality-field", "free")
 PROTOCOL_MODES = ("official", "strict")
 NETWORK_MODES = ("none", "bridge", "host")
@@ -281,7 +281,8 @@ SCHEMA: dict[str, Spec] = {
     "contract.max_instances": integer(1, 65535),
     "contract.segs_dtypes": choice("integral", "unsigned").optional("integral"),
     # what an input holds: "boxes" = CVPR24 (imgs, (N, 4|6) boxes, spacing); "interactive" =
-    # CVPR25 (imgs, spacing, optional per-class box dicts; GT files hold gts only)
+    # CVPR25 (imgs, spacing, optional per-class box dicts; GT files hold gts only); "text" =
+    # CVPR25 text track (imgs, spacing, text_prompts dict; no boxes; GT may hold gts only)
     "contract.inputs": choice(*INPUT_KINDS).optional("boxes"),
     # how a case's modality and dim are found: "modality-field" = <dim>Box_<Modality>_<id>;
     # "free" = any name: manifest, else a leading name token naming a known modality, else
@@ -299,6 +300,12 @@ SCHEMA: dict[str, Spec] = {
     "metrics.official.case_mean": choice(*CASE_MEANS),
     "metrics.official.nsd_dsc_gate": either(number(0, 1), Spec("false", lambda v: v is False)),
     "metrics.official.nsd_2d_as_slab": boolean(),
+    # CVPR25 text track (instance metrics, text cases); off / true by default so cvpr24 is unchanged
+    "metrics.iou_threshold": number(0, 1, lo_open=True).optional(0.5),
+    "metrics.split_binary": boolean().optional(False),
+    "metrics.official.uint8_cast": boolean().optional(False),
+    "metrics.official.unique_skips_first": boolean().optional(False),
+    "metrics.official.empty_instances_zero": boolean().optional(True),
     # interactive (CVPR25) scoring quirks; strict: labels in GT or prediction, AUC over all runs
     "metrics.official.labels_present_in_gt": boolean().optional(True),
     "metrics.official.auc_clicks_only": boolean().optional(True),

@@ -49,6 +49,7 @@ EFFICIENTVIT_REQUIREMENTS = ["efficientsam"]
 WHEEL_GROUPS: dict[str, list[str]] = {
     "openvino": ["openvino", "numpy", "opencv-python-headless"],
     "numpy": ["numpy"],
+    "scipy": ["numpy", "scipy"],
     "torch": [str(TORCH_CPU_WHEEL), "numpy", "opencv-python-headless"],
 }
 
@@ -78,6 +79,8 @@ IMAGES: dict[str, ImageSpec] = {s.name: s for s in [
     ImageSpec("box-fill", "box-fill", "numpy"),
     ImageSpec("box-threshold", "box-threshold", "numpy"),
     ImageSpec("click-fill", "click-fill", "numpy", leaderboard=False),
+    # CVPR25 text track baseline; evaluated with --config cvpr25-text, not in the CVPR24 leaderboard run
+    ImageSpec("text-threshold", "text-threshold", "scipy", common=(), leaderboard=False),
     ImageSpec("efficientvit-sam-openvino", "litemedsam-openvino", "openvino", "efficientvit-sam",
               IR_FILES, ("case_io.py", "sam_algo.py"), leaderboard=False),
 ]}

@@ -37,6 +37,8 @@ from evalkit.contract.errors import ContractError
 from evalkit.contract.interactive import KIND as INTERACTIVE
 from evalkit.contract.interactive import InteractiveInput, load_interactive_input
 from evalkit.contract.npz import _limits, case_name_of, load_npz
+from evalkit.contract.text import KIND as TEXT
+from evalkit.contract.text import TextPrompts, load_text_prompts
 
 BOX_LAYOUT = {
     2: "[x_min, y_min, x_max, y_max]",
@@ -57,6 +59,7 @@ class CaseInput:
     boxes: np.ndarray
     spacing: np.ndarray | None
     dim: int
+    text: TextPrompts | None = None  # text contract ([contract] inputs = "text"); boxes then (0, 2*dim)
 
     @property
     def spatial_shape(self) -> tuple[int, ...]:
@@ -65,7 +68,8 @@ class CaseInput:
 
     @property
     def n_instances(self) -> int:
-        return int(self.boxes.shape[0])
+        """Boxes, or the prompted classes of a text case."""
+        return len(self.text.classes) if self.text is not None else int(self.boxes.shape[0])
 
 
 @dataclass(frozen=True)
@@ -309,7 +313,10 @@ def load_input(
     ``None`` = bundled defaults. In 2D a stored ``spacing`` is not even read.
     With ``[contract] inputs = "interactive"`` (CVPR25) the file is a 3D interactive
     input and an :class:`~evalkit.contract.interactive.InteractiveInput` is returned
-    (per-class box dicts, optional). Raises :class:`ContractError`.
+    (per-class box dicts, optional). With ``inputs = "text"`` (the CVPR25 text
+    contract, :mod:`evalkit.contract.text`) the input carries ``text_prompts``
+    instead of ``boxes``: they are checked and returned as ``text`` (``boxes``
+    empty). Raises :class:`ContractError`.
     """
     lim = _limits(limits)
     if lim.get("inputs", "boxes") == INTERACTIVE:
@@ -318,6 +325,8 @@ def load_input(
         return load_interactive_input(path, lim, case=name)
     path, name, dim = _resolve(case_or_path, dim)
     check_dim(dim, case=name, file=path)
+    if lim.get("inputs", "boxes") == TEXT:
+        return _load_text_input(path, name, dim, lim)
     keys = {"imgs": "uint8 image", "boxes": f"integer boxes {BOX_LAYOUT[dim]}"}
     if dim == 3:
         keys["spacing"] = "floating voxel spacing (3,)"
@@ -338,6 +347,21 @@ def load_input(
     return CaseInput(arrays["imgs"], arrays["boxes"], spacing if dim == 3 else None, dim)
 
 
+def _load_text_input(path: Path, name: str, dim: int, lim: Mapping[str, Any]) -> CaseInput:
+    keys = {"imgs": "uint8 image"}
+    if dim == 3:
+        keys["spacing"] = "floating voxel spacing (3,)"
+    arrays = load_npz(path, keys=keys, max_file_bytes=lim["max_file_bytes"],
+                      max_decompressed_bytes=lim["max_decompressed_bytes"], case=name)
+    check_imgs(arrays["imgs"], dim, case=name, file=path)
+    spacing = arrays.get("spacing")
+    if dim == 3:
+        check_spacing(spacing, case=name, file=path)
+    text = load_text_prompts(path, lim, case=name)
+    return CaseInput(arrays["imgs"], np.zeros((0, 2 * dim), np.int64), spacing if dim == 3 else None,
+                     dim, text)
+
+
 def load_gt(
     path: str | Path,
     dim: int,
@@ -353,7 +377,9 @@ def load_gt(
     ``(H, W, 3)`` image shape is accepted and cut to ``(H, W)``); ``None`` checks only
     the rank. Labels must lie in ``0..n_boxes`` (``0..max_instances`` when
     ``n_boxes`` is None). With ``[contract] inputs = "interactive"`` the file holds
-    ``gts`` only and ``spacing`` is ``None`` (the input's spacing applies).
+    ``gts`` only and ``spacing`` is ``None`` (the input's spacing applies). With
+    ``inputs = "text"`` a 3D GT may hold ``gts`` only (``spacing`` then ``None``:
+    the input's spacing is used, as the official text script does).
     Raises :class:`ContractError`.
     """
     path = Path(path)
@@ -364,12 +390,14 @@ def load_gt(
     keys = {"gts": "integer label map"}
     if dim == 3 and not separate:
         keys["spacing"] = "floating voxel spacing (3,)"
+    text = lim.get("inputs", "boxes") == TEXT
     arrays = load_npz(
         path,
         keys=keys,
         max_file_bytes=lim["max_file_bytes"],
         max_decompressed_bytes=lim["max_decompressed_bytes"],
         case=name,
+        optional=("spacing",) if text else (),
     )
     gts = arrays["gts"]
     shape = None if image_shape is None else tuple(image_shape)[:dim]
@@ -395,7 +423,7 @@ def load_gt(
     max_label = int(n_boxes) if n_boxes is not None else int(lim["max_instances"])
     check_label_map(gts, "gts", shape, max_label=max_label, case=name, file=path)
     spacing = None
-    if dim == 3 and not separate:
+    if dim == 3 and not separate and not (text and "spacing" not in arrays):
         spacing = arrays["spacing"]
         check_spacing(spacing, case=name, file=path)
     return GroundTruth(gts, spacing)

@@ -16,7 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="demo: one small case per modality (default); tiny: 4 very small "
                              "cases for tests; paper: the cases of Rep-MedSAM Table 6 (large); "
                              "cvpr25: 3D cases of the CVPR 2025 interactive track (boxes as dicts, "
-                             "some without boxes, manifest.csv)")
+                             "some without boxes, manifest.csv); cvpr25-text: text-prompted 3D "
+                             "cases (semantic and instance)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--preview", type=Path, default=None, metavar="PNG",
                         help="also draw one case per modality with boxes and GT contours")

@@ -21,6 +21,7 @@ from evalkit.demodata import images, volumes
 from evalkit.demodata.boxes import boxes_from_labels
 from evalkit.demodata.npzio import write_npz
 from evalkit.demodata.presets import PRESETS, CaseSpec
+from evalkit.demodata.text import TEXT_CASES, phantom, text_prompts
 from evalkit.demodata.volumes import Phantom
 from evalkit.progress import progress as progress_bar
 
@@ -62,6 +63,12 @@ def make_case(spec: CaseSpec, seed: int = 0) -> tuple[Phantom, np.ndarray]:
     return ph, boxes_from_labels(ph.gts, spec.n_instances)
 
 
+def make_text_case(spec: CaseSpec, seed: int = 0) -> tuple[Phantom, None]:
+    """Generate one text case (:mod:`evalkit.demodata.text`) in memory: ``(phantom, None)``."""
+    imgs, gts = phantom(case_rng(seed, spec.name), spec)
+    return Phantom(imgs, gts, np.asarray(spec.spacing, dtype=np.float64)), None
+
+
 def case_arrays(ph: Phantom, boxes: np.ndarray) -> tuple[dict, dict]:
     """The members of the input file and of the GT file of a case."""
     inputs: dict[str, np.ndarray] = {"imgs": ph.imgs, "boxes": boxes}
@@ -84,8 +91,9 @@ def generate(out_dir: str | Path, preset: str = "demo", seed: int = 0, *,
              progress: bool | None = None) -> list[Path]:
     """Write every case of ``preset`` under ``out_dir``; return the input paths (sorted).
 
-    ``preset`` is ``"tiny"``, ``"demo"``, ``"paper"`` (several hundred MB, minutes)
-    or ``"cvpr25"`` (the CVPR 2025 interactive format, :mod:`evalkit.demodata.cvpr25`). ``progress`` shows a tqdm bar on stderr (default:
+    ``preset`` is ``"tiny"``, ``"demo"``, ``"paper"`` (several hundred MB, minutes),
+    ``"cvpr25"`` (the CVPR 2025 interactive format, :mod:`evalkit.demodata.cvpr25`) or
+    ``"cvpr25-text"`` (text prompts, no boxes: :mod:`evalkit.demodata.text`). ``progress`` shows a tqdm bar on stderr (default:
     only for ``paper``). Existing files of the same names are replaced; other files
     in ``out_dir`` are left alone. Also writes ``<out>/demodata.json``.
     """
@@ -101,9 +109,12 @@ def generate(out_dir: str | Path, preset: str = "demo", seed: int = 0, *,
     written: list[Path] = []
     records = []
     for spec in progress_bar(specs, desc=f"demo-data {preset}", unit="case", enabled=show, lines="end"):
-        ph, boxes = make_case(spec, seed)
+        ph, boxes = make_text_case(spec, seed) if spec.name in TEXT_CASES else make_case(spec, seed)
         inputs, gts = case_arrays(ph, boxes)
-        ipath = write_npz(out / "imgs" / f"{spec.name}.npz", inputs)
+        if spec.name in TEXT_CASES:  # text track: text_prompts (pickled dict) instead of boxes
+            del inputs["boxes"]
+            inputs["text_prompts"] = text_prompts(spec.name)
+        ipath = write_npz(out / "imgs" / f"{spec.name}.npz", inputs, allow_pickle="text_prompts" in inputs)
         gpath = write_npz(out / "gts" / f"{spec.name}.npz", gts)
         written.append(ipath)
         records.append({

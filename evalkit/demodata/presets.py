@@ -113,3 +113,7 @@ CVPR25: tuple[InteractiveCaseSpec, ...] = (
 )
 
 PRESETS: dict[str, tuple[CaseSpec, ...]] = {"tiny": TINY, "demo": DEMO, "paper": PAPER, "cvpr25": CVPR25}
+# text.py needs CaseSpec from here, so it is imported last
+from evalkit.demodata.text import TEXT_PRESET
+
+PRESETS["cvpr25-text"] = TEXT_PRESET

@@ -6,16 +6,19 @@ from pathlib import Path
 
 import numpy as np
 
-from evalkit.contract import discover_cases, load_gt, load_input
+from evalkit.contract import ContractError, discover_cases, load_gt, load_input
 
 
 def _panel_slice(imgs: np.ndarray, gts: np.ndarray, boxes: np.ndarray):
     """2D view of a case: ``(image, labels, boxes as (x0, y0, x1, y1), z or None)``.
 
     3D: the middle slice of instance 1's z range, with the boxes whose z range
-    contains it."""
+    contains it; without boxes (text cases) the slice with the most GT voxels."""
     if boxes.shape[1] == 4:
         return imgs, gts, boxes, None
+    if len(boxes) == 0:  # text case: the slice with the most labelled voxels
+        z = int(np.argmax((gts > 0).sum(axis=(1, 2))))
+        return imgs[z], gts[z], boxes[:, [0, 1, 3, 4]], z
     z = int((boxes[0, 2] + boxes[0, 5]) // 2)
     keep = (boxes[:, 2] <= z) & (boxes[:, 5] >= z)
     return imgs[z], gts[z], boxes[keep][:, [0, 1, 3, 4]], z
@@ -45,8 +48,15 @@ def render_preview(data_dir: str | Path, png: str | Path) -> Path:
     for ax in axes.ravel():
         ax.axis("off")
     for ax, case in zip(axes.ravel(), chosen):
-        inp = load_input(case)
-        gt = load_gt(case.gt_path, case.dim, inp.spatial_shape, n_boxes=inp.n_instances)
+        try:
+            inp, limits = load_input(case), None
+        except ContractError as exc:  # a text case (cvpr25-text preset): text_prompts, no boxes
+            if exc.key != "boxes":
+                raise
+            limits = {"inputs": "text"}
+            inp = load_input(case, limits)
+        gt = load_gt(case.gt_path, case.dim, inp.spatial_shape, limits,
+                     n_boxes=None if inp.text is not None else inp.n_instances)
         img, lab, boxes, z = _panel_slice(inp.imgs, gt.gts, inp.boxes)
         ax.imshow(img, cmap=None if img.ndim == 3 else "gray",
                   vmin=0, vmax=255, interpolation="antialiased")
@@ -61,8 +71,9 @@ def render_preview(data_dir: str | Path, png: str | Path) -> Path:
             ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0 + 1, y1 - y0 + 1,
                                    fill=False, edgecolor="cyan", linewidth=0.7))
         where = f", slice {z}/{inp.imgs.shape[0]}" if z is not None else ""
-        ax.set_title(f"{case.name}\n{tuple(inp.imgs.shape)}, {inp.n_instances} instances{where}",
-                     fontsize=8)
+        what = (f"{inp.n_instances} instances" if inp.text is None else
+                f"{inp.text.kind}: " + ", ".join(inp.text.classes.values())[:40])
+        ax.set_title(f"{case.name}\n{tuple(inp.imgs.shape)}, {what}{where}", fontsize=8)
     png = Path(png)
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=110)

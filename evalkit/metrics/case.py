@@ -22,6 +22,20 @@ round-half-to-even, as ``round(np.float64(x), digits)`` did in the official scri
 
 A missing or invalid prediction gives each metric its ``missing_value`` (DSC and
 NSD 0) for the case and for every instance present in the GT.
+
+Instance-level metrics (``level = "matching"``: F1, DSC_TP, PQ, Precision,
+Recall; :mod:`evalkit.metrics.instance_match`) get one value per case from the
+matching of the two whole label maps; their instance-table column is NaN.
+
+Text cases (CVPR25 text track, ``prompts``: :class:`evalkit.contract.text.TextPrompts`):
+
+* ``uint8_cast`` (official): GT and prediction are cast to uint8 first (wrap);
+* semantic (``instance_label`` 0): the per-label metrics (DSC, NSD) over the
+  labels both prompted and present in the GT (``unique_skips_first``: the
+  smallest GT value counts as background, as ``np.unique(gt)[1:]``); the
+  matching metrics are NaN (not applicable);
+* instance (``instance_label`` 1): the matching metrics; the per-label metrics
+  are NaN and there are no instance rows.
 """
 
 from __future__ import annotations
@@ -37,6 +51,7 @@ import pandas as pd
 
 from evalkit.metrics import registry
 from evalkit.metrics.boxes import bounding_boxes
+from evalkit.metrics.instance_match import match_instances
 from evalkit.metrics.instances import instance_columns, instance_dtypes, score_instances
 from evalkit.metrics.registry import Metric
 from evalkit.metrics.settings import MetricSettings
@@ -103,6 +118,21 @@ def case_labels(gt: np.ndarray, pred: np.ndarray | None, settings: MetricSetting
     return sorted(present)
 
 
+def text_labels(gt: np.ndarray, prompts, settings: MetricSettings) -> list[int]:
+    """The labels a semantic text case is scored on: prompted and present in ``gt`` (sorted).
+
+    ``prompts``: :class:`evalkit.contract.text.TextPrompts`. With
+    ``settings.unique_skips_first`` the smallest value of ``gt`` is dropped even
+    when it is not 0 (official ``np.unique(gt)[1:]``; only differs for a GT
+    without background).
+    """
+    present = _present(gt, max(settings.max_label, int(gt.max()) if gt.size else 0))
+    if settings.unique_skips_first and gt.size and present and not (gt == 0).any():
+        present = present[1:]
+    wanted = set(prompts.class_ids)
+    return [x for x in present if x in wanted]
+
+
 def _present(a: np.ndarray, max_label: int = 65535) -> list[int]:
     if a.size == 0:
         return []
@@ -129,6 +159,19 @@ def round_value(x: float, digits: int) -> float:
     return float(np.round(np.float64(x), digits))
 
 
+def _split(metrics: Sequence[Metric]) -> tuple[list[Metric], list[Metric]]:
+    per_label = [m for m in metrics if m.level == "instance"]
+    return per_label, [m for m in metrics if m.level == "matching"]
+
+
+def _with_columns(inst: pd.DataFrame, metrics: Sequence[Metric]) -> pd.DataFrame:
+    """``inst`` with a NaN column for every metric it lacks, in :func:`instance_columns` order."""
+    for m in metrics:
+        if m.column not in inst.columns:
+            inst[m.column] = math.nan
+    return inst[instance_columns(metrics)].astype(instance_dtypes(metrics))
+
+
 def score_arrays(
     gt: np.ndarray,
     pred: np.ndarray,
@@ -136,15 +179,17 @@ def score_arrays(
     spacing: tuple[float, ...] | None,
     dim: int,
     settings: MetricSettings,
+    prompts=None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Score one case from its label maps.
 
     ``gt``, ``pred``: integer label maps of one shape, ``(H, W)`` (``dim=2``) or
     ``(D, H, W)`` (``dim=3``); ``spacing``: mm per voxel in array-axis order (3D;
-    ignored in 2D, where distances are in pixels). Returns the case values
-    (``n_instances``, then ``<column>`` and ``<column>_unrounded`` of every
-    enabled metric: ``settings.metrics``) and the instance table
-    (:func:`~evalkit.metrics.instances.instance_columns`).
+    ignored in 2D, where distances are in pixels). ``prompts``: the
+    :class:`~evalkit.contract.text.TextPrompts` of a text case (``None``: a box
+    case). Returns the case values (``n_instances``, then ``<column>`` and
+    ``<column>_unrounded`` of every enabled metric: ``settings.metrics``) and the
+    instance table (:func:`~evalkit.metrics.instances.instance_columns`).
     """
     if gt.shape != pred.shape:
         raise ValueError(f"prediction shape {pred.shape} differs from GT shape {gt.shape}")
@@ -157,34 +202,75 @@ def score_arrays(
         sp = tuple(float(s) for s in spacing)
     else:
         sp = (1.0, 1.0)
-    labels = case_labels(gt, pred, settings)
+    if settings.uint8_cast:
+        gt, pred = gt.astype(np.uint8), pred.astype(np.uint8)
     metrics = settings.metrics
-    computed = metrics if registry.DSC in metrics else [registry.DSC, *metrics]  # DSC feeds the gate
-    inst = score_instances(
-        gt, pred, labels, kind=kind, spacing=sp, tolerance_mm=settings.tolerance_mm, metrics=computed
-    )
-    ctx = CaseContext(settings, aggregate(inst["dsc"].to_numpy(), settings.case_mean))
-    values = {m: registry.compute(m.case)(inst[m.column].to_numpy(), ctx) for m in metrics}
-    return case_values(len(labels), values, settings), inst[instance_columns(metrics)]
+    per_label, matching = _split(metrics)
+    text_kind = None if prompts is None else prompts.kind
+    values: dict[Metric, float] = {}
+    if text_kind == "instance":
+        labels: list[int] = []
+        inst = _with_columns(pd.DataFrame({"label": [], "gt_voxels": [], "pred_voxels": []}), metrics)
+        values.update({m: math.nan for m in per_label})
+    else:
+        labels = text_labels(gt, prompts, settings) if prompts is not None else case_labels(gt, pred, settings)
+        computed = per_label if registry.DSC in per_label else [registry.DSC, *per_label]  # DSC feeds the gate
+        inst = score_instances(
+            gt, pred, labels, kind=kind, spacing=sp, tolerance_mm=settings.tolerance_mm, metrics=computed
+        )
+        ctx = CaseContext(settings, aggregate(inst["dsc"].to_numpy(), settings.case_mean))
+        values.update({m: registry.compute(m.case)(inst[m.column].to_numpy(), ctx) for m in per_label})
+        inst = _with_columns(inst, metrics)
+    if matching:
+        if text_kind == "semantic":
+            values.update({m: math.nan for m in matching})
+        else:
+            scores = match_instances(gt, pred, threshold=settings.iou_threshold,
+                                     uint8_cast=settings.uint8_cast, split_binary=settings.split_binary,
+                                     empty_as_zero=settings.empty_instances_zero)
+            ctx = CaseContext(settings, math.nan)
+            values.update({m: float(registry.compute(m.case)(scores, ctx)) for m in matching})
+            if text_kind == "instance":
+                labels = list(range(1, scores.n_gt + 1))
+    ordered = {m: values[m] for m in metrics}
+    return case_values(len(labels), ordered, settings), inst
 
 
-def score_missing(gt: np.ndarray, settings: MetricSettings) -> tuple[dict[str, Any], pd.DataFrame]:
+def score_missing(gt: np.ndarray, settings: MetricSettings,
+                  prompts=None) -> tuple[dict[str, Any], pd.DataFrame]:
     """Score a case whose prediction is missing or invalid: each metric's ``missing_value``.
 
     Instance rows are those of an empty prediction: ``missing_value`` for labels
     in the GT (DSC/NSD 0), NaN for labels in neither. The case value is the
-    ``missing_value`` whatever the labels.
+    ``missing_value`` whatever the labels. Text cases (``prompts``): the metrics
+    that do not apply to the case's kind are NaN (module docstring), the
+    semantic labels are the prompted ones present.
     """
     metrics = settings.metrics
-    labels = case_labels(gt, None, settings)
+    per_label, matching = _split(metrics)
+    if settings.uint8_cast:
+        gt = gt.astype(np.uint8)
+    text_kind = None if prompts is None else prompts.kind
+    if text_kind == "instance":
+        labels: list[int] = []
+    elif prompts is not None:
+        labels = text_labels(gt, prompts, settings)
+    else:
+        labels = case_labels(gt, None, settings)
     boxes = bounding_boxes(gt, max(labels, default=0))
     rows = []
     for label in labels:
         box = boxes[label]
         n_g = 0 if box is None else int(np.count_nonzero(gt[box] == label))
-        rows.append((label, *(m.missing_value if n_g else math.nan for m in metrics), n_g, 0))
+        rows.append((label, *(m.missing_value if n_g and m.level == "instance" else math.nan
+                              for m in metrics), n_g, 0))
     inst = pd.DataFrame(rows, columns=instance_columns(metrics)).astype(instance_dtypes(metrics))
     values = {m: m.missing_value for m in metrics}
+    if text_kind == "instance":
+        values.update({m: math.nan for m in per_label})
+        labels = list(range(1, len(_present(gt, int(gt.max()) if gt.size else 0)) + 1))
+    elif text_kind == "semantic":
+        values.update({m: math.nan for m in matching})
     return case_values(len(labels), values, settings), inst
 
 

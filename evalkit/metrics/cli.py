@@ -35,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.add_argument("--gt", required=True, type=Path, help="folder of ground-truth <case>.npz (gts, spacing)")
     parser.add_argument("--pred", required=True, type=Path, help="folder of predictions <case>.npz (segs)")
+    parser.add_argument("--inputs", type=Path, default=None,
+                        help="folder of input cases <case>.npz (text cases read their text_prompts there)")
     parser.add_argument("--out", required=True, type=Path, help="cases CSV to write (instances CSV beside it)")
     parser.add_argument("--config", default=None, help="challenge TOML (default: the bundled cvpr24)")
     parser.add_argument("--mode", choices=["official", "strict"], default=None,
@@ -70,6 +72,16 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             print(f"error: --statuses: {exc}", file=sys.stderr)
             return 2
+    case_info = None
+    if args.inputs is not None and challenge.contract.get("inputs") == "text":
+        from evalkit.contract import discover_cases
+
+        try:  # free case names: modality and dim as case discovery finds them
+            case_info = {c.name: (c.modality, c.dim)
+                         for c in discover_cases(args.inputs, None, challenge=challenge)}
+        except (OSError, ValueError) as exc:
+            print(f"error: --inputs: {exc}", file=sys.stderr)
+            return 2
     cases, instances = score_folder(
         args.gt,
         args.pred if args.pred.is_dir() else None,
@@ -79,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         statuses=statuses,
         workers=args.workers,
         progress=not args.quiet,
+        inputs_dir=args.inputs,
+        case_info=case_info,
     )
     paths = write_scores(
         cases, instances, args.out, settings=settings, challenge_toml=challenge.to_toml(),

@@ -55,7 +55,8 @@ def _size(path: Path) -> int:
     return st.st_size if stat.S_ISREG(st.st_mode) else 0
 
 
-def _jobs(gt_dir: Path, pred_dir: Path | None, statuses: Mapping[str, tuple[str, str]]):
+def _jobs(gt_dir: Path, pred_dir: Path | None, statuses: Mapping[str, tuple[str, str]],
+          inputs_dir: Path | None = None):
     gt_files = sorted(p for p in gt_dir.iterdir() if p.name.endswith(".npz"))
     jobs = []
     for gt_path in gt_files:
@@ -63,7 +64,8 @@ def _jobs(gt_dir: Path, pred_dir: Path | None, statuses: Mapping[str, tuple[str,
         pred_path = None if pred_dir is None else pred_dir / gt_path.name
         status, reason = statuses.get(case, (None, None))
         weight = _size(gt_path) + (0 if pred_path is None else _size(pred_path))
-        jobs.append((weight, case, gt_path, pred_path, status, reason))
+        jobs.append((weight, case, gt_path, pred_path, status, reason,
+                     None if inputs_dir is None else inputs_dir / gt_path.name))
     jobs.sort(key=lambda j: (-j[0], j[1]))  # largest first, ties by name
     return jobs
 
@@ -78,50 +80,59 @@ def score_folder(
     statuses: Mapping[str, tuple[str, str]] | None = None,
     workers: int | None = None,
     progress: bool = True,
+    inputs_dir: str | Path | None = None,
+    case_info: Mapping[str, tuple[str, int]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score every GT case of ``gt_dir`` against ``pred_dir``; returns ``(cases, instances)``.
 
     ``settings``: see :func:`evalkit.metrics.settings_from_challenge`; ``limits``
     and ``aliases``: the challenge's ``contract`` section and modality aliases;
     ``statuses``: runner statuses (:func:`read_statuses`); ``workers``: processes
-    (default ``settings.workers``; 1 = in this process). Raises
+    (default ``settings.workers``; 1 = in this process); ``inputs_dir``: the
+    input cases (``<case>.npz``; text cases read their ``text_prompts`` there);
+    ``case_info``: ``case -> (modality, dim)`` from case discovery (free case
+    names), else both come from the name. Raises
     ``FileNotFoundError`` if ``gt_dir`` is not a folder; never for a bad case.
     """
     gt_dir = Path(gt_dir)
     if not gt_dir.is_dir():
         raise FileNotFoundError(f"{gt_dir}: ground-truth folder not found")
     pred_dir = None if pred_dir is None else Path(pred_dir)
-    jobs = _jobs(gt_dir, pred_dir, statuses or {})
+    jobs = _jobs(gt_dir, pred_dir, statuses or {}, None if inputs_dir is None else Path(inputs_dir))
     workers = max(1, min(int(workers or settings.workers), len(jobs) or 1))
     kwargs = {"limits": dict(limits) if limits else None,
               "aliases": dict(aliases) if aliases is not None else None}
+    info = dict(case_info or {})
     results: dict[str, CaseResult] = {}
     bar = progress_bar(total=len(jobs), desc="score", unit="case", enabled=progress, lines="end")
     try:
         if workers == 1:
-            for _, case, gt_path, pred_path, status, reason in jobs:
+            for _, case, gt_path, pred_path, status, reason, input_path in jobs:
                 results[case] = score_case(case, gt_path, pred_path, settings, runner_status=status,
-                                           runner_reason=reason, **kwargs)
+                                           runner_reason=reason, input_path=input_path,
+                                           modality_dim=info.get(case), **kwargs)
                 bar.update()
         else:
-            pending = _run_pool(jobs, settings, kwargs, workers, results, bar)
+            pending = _run_pool(jobs, settings, kwargs, workers, results, bar, info=info)
             # A dead worker broke the pool: retry the unfinished cases one process each,
             # so only the case that kills its process is lost.
             for job in pending:
-                _run_pool([job], settings, kwargs, 1, results, bar, lost_ok=True)
+                _run_pool([job], settings, kwargs, 1, results, bar, lost_ok=True, info=info)
     finally:
         bar.close()
     return tables_from_results([results[j[1]] for j in sorted(jobs, key=lambda j: j[1])],
                                settings.metrics)
 
 
-def _run_pool(jobs, settings, kwargs, workers, results, bar, lost_ok=False) -> list:
+def _run_pool(jobs, settings, kwargs, workers, results, bar, lost_ok=False, info=None) -> list:
     """Run ``jobs`` in a pool; returns the jobs left unfinished if the pool broke."""
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = {
             pool.submit(score_case, case, gt_path, pred_path, settings, runner_status=status,
-                        runner_reason=reason, **kwargs): (case, gt_path, pred_path, status, reason)
-            for _, case, gt_path, pred_path, status, reason in jobs
+                        runner_reason=reason, input_path=input_path,
+                        modality_dim=(info or {}).get(case), **kwargs):
+                (case, gt_path, pred_path, status, reason, input_path)
+            for _, case, gt_path, pred_path, status, reason, input_path in jobs
         }
         try:
             for fut in as_completed(futures):

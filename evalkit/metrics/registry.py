@@ -29,6 +29,11 @@ import for the stages that only need names and directions (ranking, report).
   table keeps it as ``<column>_unrounded`` and rounds it half-to-even to
   ``round_digits`` as ``<column>``.
 
+A metric with ``level = "matching"`` (F1, DSC_TP, PQ...) is not computed per
+label: its ``case`` function takes the case's instance matching, an
+:class:`~evalkit.metrics.instance_match.InstanceScores` (``case(scores, context)``),
+and it names no ``instance`` function; its instance-table column is NaN.
+
 How to add a metric: docs/design.md, "How to add".
 """
 
@@ -64,6 +69,9 @@ class Metric:
     challenge enables it. ``title``: a short human label for tables and axes.
     ``instance`` / ``case`` (scored metrics): ``"module:function"`` computing an
     instance value and aggregating a case (module docstring).
+    ``level``: ``"instance"`` (per label, then ``case`` over the labels; the
+    default) or ``"matching"`` (one value per case from the instance matching,
+    :mod:`evalkit.metrics.instance_match`; ``case(scores, context)``, no ``instance``).
     ``iteration`` (scored metrics of a multi-run protocol, instead of
     ``instance`` / ``case``): ``"module:function"`` making the case value from
     the case's per-iteration curves, ``f(dscs, nsds, *, n_clicks, include_box)
@@ -82,8 +90,11 @@ class Metric:
     instance: str = ""
     case: str = ""
     iteration: str = ""
+    level: str = "instance"
 
     def __post_init__(self) -> None:
+        if self.level not in ("instance", "matching"):
+            raise ValueError(f"metric {self.name}: level must be 'instance' or 'matching'")
         if self.direction not in ("larger", "smaller"):
             raise ValueError(f"metric {self.name}: direction must be 'larger' or 'smaller'")
         if self.source not in ("scores", "runner"):
@@ -92,6 +103,10 @@ class Metric:
             if self.source != "scores" or ":" not in self.iteration or self.instance or self.case:
                 raise ValueError(f"metric {self.name}: an iteration metric is scored and names only its "
                                  "iteration function as 'module:function'")
+        elif self.source == "scores" and self.level == "matching":
+            if ":" not in self.case:
+                raise ValueError(f"metric {self.name}: a matching metric names its case function "
+                                 "as 'module:function'")
         elif self.source == "scores" and not (":" in self.instance and ":" in self.case):
             raise ValueError(f"metric {self.name}: a scored metric names its instance and case "
                              "functions as 'module:function'")
@@ -199,3 +214,21 @@ NSD_FINAL = register(Metric("NSD_Final", "nsd_final", "larger", 0.0, bounds=(0.0
 TOTAL_RUNNING_TIME = register(Metric("TotalRunningTime", "wall_s", "smaller", math.nan, unit="s",
                                      source="runner", optional=True,
                                      title="running time per case, all iterations (runner wall clock)"))
+# Instance-level metrics (level "matching", evalkit/metrics/instance_match.py): Hungarian matching
+# of the instances at IoU >= iou_threshold; F1 / precision / recall of the matched pairs, DSC_TP the
+# mean Dice of the matched pairs, PQ = SQ x RQ as panoptica defines it. Empty conventions there.
+F1 = register(Metric("F1", "f1", "larger", 0.0, bounds=(0.0, 1.0), optional=True, level="matching",
+                     title="instance F1 at the IoU threshold",
+                     case="evalkit.metrics.instance_match:f1_value"))
+DSC_TP = register(Metric("DSC_TP", "dsc_tp", "larger", 0.0, bounds=(0.0, 1.0), optional=True,
+                         level="matching", title="mean Dice of the matched instances",
+                         case="evalkit.metrics.instance_match:dsc_tp_value"))
+PQ = register(Metric("PQ", "pq", "larger", 0.0, bounds=(0.0, 1.0), optional=True, level="matching",
+                     title="panoptic quality (SQ x RQ)",
+                     case="evalkit.metrics.instance_match:pq_value"))
+PRECISION = register(Metric("Precision", "precision", "larger", 0.0, bounds=(0.0, 1.0), optional=True,
+                            level="matching", title="instance precision at the IoU threshold",
+                            case="evalkit.metrics.instance_match:precision_value"))
+RECALL = register(Metric("Recall", "recall", "larger", 0.0, bounds=(0.0, 1.0), optional=True,
+                         level="matching", title="instance recall at the IoU threshold",
+                         case="evalkit.metrics.instance_match:recall_value"))

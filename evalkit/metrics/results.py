@@ -78,13 +78,18 @@ def submission_cases(run: RunFolder, name: str, metrics: Iterable[str] | None = 
     return out
 
 
-def results_table(run: RunFolder, ranked: Iterable[str]) -> pd.DataFrame:
+def results_table(run: RunFolder, ranked: Iterable[str], *, drop_inapplicable: bool = False) -> pd.DataFrame:
     """The long table ranked, ``task, case, algorithm, metric, value``, from all submissions.
 
     ``ranked``: the ranked metric names (the keys of ``[ranking] metrics``), in
     the order rows are written per case. Submissions in :meth:`RunFolder.submissions`
     order, those without scores skipped; cases in their ``cases.csv`` order.
     ``task`` is the case's modality; ``value`` a float (NaN when missing or infinite).
+    ``drop_inapplicable`` (text challenges, ``[contract] inputs = "text"``): a
+    (case, scored metric) that is NaN for every submission (F1 of a semantic
+    case, DSC of an instance case: the metric does not apply) gets no rows, so
+    it is neither a missing value nor part of a ranking task; a NaN beside other
+    submissions' values stays (missing, ranked worst).
     Raises :class:`ResultsError` when a ranked scored metric is not in a
     submission's scores.
     """
@@ -102,4 +107,9 @@ def results_table(run: RunFolder, ranked: Iterable[str]) -> pd.DataFrame:
             for m, values in zip(metrics, columns):
                 value = math.nan if values[i] is None else float(values[i])
                 rows.append((modality, case, name, m.name, value if not math.isinf(value) else math.nan))
-    return pd.DataFrame(rows, columns=RESULTS_COLUMNS)
+    table = pd.DataFrame(rows, columns=RESULTS_COLUMNS)
+    if drop_inapplicable and len(table):
+        scored = {m.name for m in metrics if m.source == "scores"}
+        any_value = table.groupby(["case", "metric"])["value"].transform(lambda v: v.notna().any())
+        table = table[any_value | ~table["metric"].isin(scored)].reset_index(drop=True)
+    return table

@@ -23,6 +23,11 @@ runner statuses (``nonzero_exit``, ``oom``, ``timeout``, ``missing_output``, ...
 ``harness_error``
     Scoring failed unexpectedly (a bug, out of memory): every metric NaN.
 
+Text cases (``limits["inputs"] == "text"``, the CVPR25 text track): the case's
+``text_prompts`` come from its *input* file (``input_path``, read with the
+restricted unpickler, :mod:`evalkit.contract.text`); a missing or bad input is
+``gt_error`` (an organiser's file).
+
 The columns are those of the enabled metrics (``settings.metrics``).
 """
 
@@ -38,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.contract import ContractError, load_gt, load_prediction, parse_case_name
+from evalkit.contract.text import load_text_prompts
 from evalkit.metrics.case import (
     INSTANCE_TABLE_COLUMNS,
     case_columns,
@@ -97,6 +103,8 @@ def score_case(
     aliases: dict[str, str] | None = None,
     runner_status: str | None = None,
     runner_reason: str | None = None,
+    input_path: str | Path | None = None,
+    modality_dim: tuple[str, int] | None = None,
 ) -> CaseResult:
     """Score one case from its GT file and prediction file.
 
@@ -105,13 +113,16 @@ def score_case(
     the participant's ``.npz`` (``None``: no output). ``limits``: the
     challenge's ``[contract]`` section. ``runner_status``: the runner's status
     for the case; anything other than ``ok`` scores DSC 0 / NSD 0 without
-    reading the prediction. Never raises (see the module docstring).
+    reading the prediction. ``input_path``: the case's input ``.npz`` (needed by
+    text cases, for their ``text_prompts``). ``modality_dim``: the case's
+    modality and dim as case discovery found them (free case names, a manifest);
+    ``None``: parsed from the name. Never raises (see the module docstring).
     """
     metrics = settings.metrics
     dim = 3 if case.startswith("3D") else 2
     modality = ""
     try:
-        modality, dim = parse_case_name(case, aliases)
+        modality, dim = modality_dim if modality_dim is not None else parse_case_name(case, aliases)
     except ContractError as exc:
         return _result(case, modality, dim, _nan_values(metrics), "gt_error", exc.as_status(),
                        _empty_instances(metrics), metrics)
@@ -123,15 +134,32 @@ def score_case(
     except Exception as exc:  # noqa: BLE001 - a bad case must not stop the run
         return _result(case, modality, dim, _nan_values(metrics), "harness_error",
                        f"loading GT: {type(exc).__name__}: {exc}", _empty_instances(metrics), metrics)
+    prompts = input_spacing = None
+    if (limits or {}).get("inputs", "boxes") == "text":
+        try:
+            if input_path is None:
+                raise ContractError("missing_file", case=case, key="text_prompts",
+                                    expected="the case's input file (text cases read their text_prompts there)",
+                                    fix="score with the inputs folder (evalkit score --inputs DIR)")
+            prompts, input_spacing = load_text_prompts(input_path, limits, case=case, with_spacing=True)
+        except ContractError as exc:
+            return _result(case, modality, dim, _nan_values(metrics), "gt_error", exc.as_status(),
+                           _empty_instances(metrics), metrics)
+        except Exception as exc:  # noqa: BLE001 - a bad case must not stop the run
+            return _result(case, modality, dim, _nan_values(metrics), "harness_error",
+                           f"loading text_prompts: {type(exc).__name__}: {exc}",
+                           _empty_instances(metrics), metrics)
     gts = _as_unsigned(gt.gts)
     spacing = None if gt.spacing is None else tuple(float(s) for s in gt.spacing)
+    if prompts is not None and input_spacing is not None:
+        spacing = tuple(float(s) for s in input_spacing)  # the official text script's spacing
     try:
         if runner_status is not None and runner_status != OK:
-            values, inst = score_missing(gts, settings)
+            values, inst = score_missing(gts, settings, prompts)
             reason = runner_reason or f"runner status {runner_status}"
             return _result(case, modality, dim, values, runner_status, reason, inst, metrics)
         if pred_path is None:
-            values, inst = score_missing(gts, settings)
+            values, inst = score_missing(gts, settings, prompts)
             return _result(case, modality, dim, values, "missing_output",
                            "missing_file: no prediction file", inst, metrics)
         notes: list[str] = []
@@ -139,10 +167,10 @@ def score_case(
             pred = load_prediction(pred_path, gts.shape, limits, case=case, notes=notes)
             _check_label_range(pred, settings, case, pred_path)
         except ContractError as exc:
-            values, inst = score_missing(gts, settings)
+            values, inst = score_missing(gts, settings, prompts)
             status = "missing_output" if exc.reason == "missing_file" else "invalid_output"
             return _result(case, modality, dim, values, status, exc.as_status(), inst, metrics)
-        values, inst = score_arrays(gts, pred, spacing=spacing, dim=dim, settings=settings)
+        values, inst = score_arrays(gts, pred, spacing=spacing, dim=dim, settings=settings, prompts=prompts)
         return _result(case, modality, dim, values, OK, "; ".join(notes), inst, metrics)
     except Exception as exc:  # noqa: BLE001 - a bad case must not stop the run
         tb = traceback.extract_tb(exc.__traceback__)

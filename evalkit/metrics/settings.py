@@ -10,7 +10,20 @@ labels_from_gt_max     labels 1..max(gts)          labels in GT or prediction
 case_mean              "mean" (NaN label -> NaN)   "nanmean"
 nsd_dsc_gate           0.2 (NSD only if DSC > it)  none (``false`` in TOML)
 nsd_2d_as_slab         (H, W, 1) slab, (1, 1, 1)   DeepMind 2D contour NSD
+uint8_cast             false (CVPR25 text: true:   no cast
+                       GT and prediction cast to
+                       uint8, labels wrap)
+unique_skips_first     false (CVPR25 text: true:   the non-zero labels
+                       the smallest GT value is
+                       dropped as background)
+empty_instances_zero   true (undefined instance    NaN when neither map has an
+                       ratios are 0)               instance (panoptica)
 =====================  ==========================  ==============================
+
+Instance matching (:mod:`evalkit.metrics.instance_match`, metrics F1, DSC_TP, PQ,
+Precision, Recall) also reads ``iou_threshold`` (0.5) and ``split_binary``
+(off by default; the text track turns it on: a binary prediction is split into
+connected components; a rule of that track, not a quirk, so strict mode keeps it).
 
 ``enabled`` lists the scored metrics computed (names of
 :mod:`evalkit.metrics.registry`, e.g. ``["DSC", "NSD", "HD95"]``); the scores
@@ -73,6 +86,11 @@ class MetricSettings:
     nsd_2d_as_slab: bool = True
     max_label: int = 65535
     enabled: tuple[str, ...] = DEFAULT_ENABLED
+    iou_threshold: float = 0.5
+    split_binary: bool = False
+    uint8_cast: bool = False
+    unique_skips_first: bool = False
+    empty_instances_zero: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "enabled", enabled_metrics(self.enabled))
@@ -85,6 +103,8 @@ class MetricSettings:
         if not (isinstance(self.tolerance_mm, (int, float)) and math.isfinite(self.tolerance_mm)
                 and self.tolerance_mm >= 0):
             raise ValueError(f"metrics.tolerance_mm must be a number >= 0, found {self.tolerance_mm!r}")
+        if not (isinstance(self.iou_threshold, (int, float)) and 0 < self.iou_threshold <= 1):
+            raise ValueError(f"metrics.iou_threshold must be in (0, 1], found {self.iou_threshold!r}")
         if not isinstance(self.workers, int) or self.workers < 1:
             raise ValueError(f"metrics.workers must be an integer >= 1, found {self.workers!r}")
 
@@ -102,6 +122,9 @@ STRICT_SWITCHES = {
     "case_mean": "nanmean",
     "nsd_dsc_gate": None,
     "nsd_2d_as_slab": False,
+    "uint8_cast": False,
+    "unique_skips_first": False,
+    "empty_instances_zero": False,
 }
 
 
@@ -123,6 +146,9 @@ def settings_from_section(metrics: dict[str, Any], max_label: int = 65535) -> Me
         "case_mean": official.get("case_mean", "mean"),
         "nsd_dsc_gate": gate,
         "nsd_2d_as_slab": bool(official.get("nsd_2d_as_slab", True)),
+        "uint8_cast": bool(official.get("uint8_cast", False)),
+        "unique_skips_first": bool(official.get("unique_skips_first", False)),
+        "empty_instances_zero": bool(official.get("empty_instances_zero", True)),
     }
     if mode == "strict":
         switches = dict(STRICT_SWITCHES)
@@ -133,6 +159,8 @@ def settings_from_section(metrics: dict[str, Any], max_label: int = 65535) -> Me
         workers=int(metrics.get("workers", 2)),
         max_label=int(max_label),
         enabled=enabled_metrics(metrics.get("enabled", DEFAULT_ENABLED)),
+        iou_threshold=float(metrics.get("iou_threshold", 0.5)),
+        split_binary=bool(metrics.get("split_binary", False)),
         **switches,
     )
 

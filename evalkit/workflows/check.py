@@ -48,7 +48,8 @@ ADVICE: dict[str, tuple[str, str]] = {
     "invalid_output": (
         "the output of case {case} breaks the contract: {reason}",
         ("write 'segs' as a uint16 (or uint8) label map with the input's spatial shape, "
-        "label i for box i, with np.savez_compressed (no pickled objects)"),
+        "label i for box i (text prompts: the class id of text_prompts, or instances 1..n), "
+        "with np.savez_compressed (no pickled objects)"),
     ),
     "harness_error": (
         "evalkit could not run case {case}: {reason}",
@@ -101,8 +102,10 @@ def default_cases_dir(seed: int = 0, preset: str = "demo") -> Path:
 
 
 def demo_preset(challenge: Challenge) -> str:
-    """The demo-data preset matching ``challenge``'s inputs (``cvpr25`` for interactive ones)."""
-    return "cvpr25" if challenge.contract.get("inputs") == "interactive" else "demo"
+    """The demo-data preset matching ``challenge``'s inputs (``cvpr25`` for interactive ones,
+    ``cvpr25-text`` for text prompts)."""
+    inputs = challenge.contract.get("inputs")
+    return {"interactive": "cvpr25", "text": "cvpr25-text"}.get(inputs, "demo")
 
 
 def verdict_lines(records: list[CaseRecord], challenge: Challenge) -> list[str]:

@@ -30,7 +30,7 @@ def _fmt(x, spec: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evalkit.workflows.check import check, default_cases_dir, demo_preset
+    from evalkit.workflows.check import check, check_metrics, default_cases_dir, demo_preset
 
     try:
         challenge = load_challenge(args.config)
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if "runs" in result.table.columns:
         _print_interactive(result.table)
     else:
-        _print_single(result.table)
+        _print_single(result.table, check_metrics(challenge))
     for w in result.warnings:
         print(f"warning: {printable(w)}")
     if result.passed:
@@ -70,8 +70,11 @@ def _print_interactive(table: pd.DataFrame) -> None:
               f"{_fmt(row[auc], '8.4f')} {_fmt(row[final], '9.4f')}  {row['runs']}")
 
 
-def _print_single(table: pd.DataFrame) -> None:
-    print(f"{'case':<28} {'status':<15} {'time s':>7} {'peak MiB':>9} {'DSC':>7} {'NSD':>7}")
-    for row in table.itertuples(index=False):
-        print(f"{printable(row.case):<28} {row.status:<15} {_fmt(row.wall_s, '7.2f')} "
-              f"{_fmt(row.peak_memory_mb, '9.0f')} {_fmt(row.dsc, '7.4f')} {_fmt(row.nsd, '7.4f')}")
+def _print_single(table: pd.DataFrame, metrics) -> None:
+    """One line per case: status, time, memory and every enabled scored metric (DSC, NSD; F1...)."""
+    print(f"{'case':<28} {'status':<15} {'time s':>7} {'peak MiB':>9} "
+          + " ".join(f"{m.name:>7}" for m in metrics))
+    for row in table.to_dict("records"):
+        print(f"{printable(row['case']):<28} {row['status']:<15} {_fmt(row['wall_s'], '7.2f')} "
+              f"{_fmt(row['peak_memory_mb'], '9.0f')} "
+              + " ".join(f"{_fmt(row.get(m.column), '7.4f'):>7}" for m in metrics))

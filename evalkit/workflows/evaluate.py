@@ -103,7 +103,11 @@ class OverlappedScorer:
     def submit(self, sub_dir: Path, case: str, status: str, reason: str, output: str | None) -> None:
         pred = sub_dir / output if output else None
         args = ((case, self.gt[case], pred, self.settings),
-                {"limits": self.limits, "aliases": self.aliases, "runner_status": status, "runner_reason": reason})
+                {"limits": self.limits, "aliases": self.aliases, "runner_status": status, "runner_reason": reason,
+                 "input_path": self.cases.loc[case, "input_path"],
+                 # text cases keep the discovered modality and dim (free case names)
+                 "modality_dim": ((str(self.cases.loc[case, "modality"]), int(self.cases.loc[case, "dim"]))
+                                  if self.limits.get("inputs") == "text" else None)})
         self.args[case] = args
         self.futures[case] = self.pool.submit(score_case, *args[0], **args[1])
 
@@ -212,7 +216,8 @@ def evaluate(submissions: list[Submission], cases_dir: Path, run_dir: Path, chal
 def rank_and_report(run: RunFolder, challenge: Challenge, notes: list[str] | None = None) -> EvaluateOutcome:
     """(Re)build results.csv, the ranking and the report from every submission of the run."""
     notes = list(notes or [])
-    results = results_table(run, challenge.ranking["metrics"])
+    results = results_table(run, challenge.ranking["metrics"],
+                            drop_inapplicable=challenge.contract.get("inputs", "boxes") == "text")
     results.to_csv(run.results_path, index=False)
     board = None
     if results["algorithm"].nunique() < 2:

@@ -362,3 +362,37 @@ def test_tiny_cases_generate_for_many_seeds(seed):
         ph, boxes = make_case(spec, seed)
         assert np.unique(ph.gts).tolist() == list(range(spec.n_instances + 1))
         np.testing.assert_array_equal(boxes, _extent_boxes(ph.gts, spec.n_instances))
+
+
+def test_cvpr25_text_preset_is_deterministic_and_keeps_gt_out_of_the_inputs(tmp_path):
+    from evalkit.config import load_challenge
+    from evalkit.contract import discover_cases, load_input
+    from evalkit.demodata.generate import generate
+    from evalkit.demodata.text import TEXT_CASES
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    generate(a, preset="cvpr25-text", seed=0)
+    generate(b, preset="cvpr25-text", seed=0)
+    ch = load_challenge("cvpr25-text")
+    cases = discover_cases(a / "imgs", a / "gts", challenge=ch)
+    assert [c.name for c in cases] == sorted(TEXT_CASES)
+    kinds = set()
+    for c in cases:
+        assert (a / "imgs" / c.file_name).read_bytes() == (b / "imgs" / c.file_name).read_bytes()
+        x = load_input(c, ch.contract)
+        with np.load(c.input_path) as inp:
+            assert "gts" not in inp.files and "boxes" not in inp.files
+        with np.load(c.gt_path) as gt:
+            assert gt.files == ["gts", "spacing"]
+            labels = np.unique(gt["gts"])[1:]
+        kinds.add(x.text.kind)
+        if x.text.kind == "instance":
+            assert labels.tolist() == list(range(1, len(labels) + 1)) and len(labels) >= 10
+        else:
+            assert set(labels) <= set(x.text.classes) and len(labels) >= 3
+            if c.name == "3DText_CT_0001":  # a prompted class that is absent (gallbladder)
+                assert 6 in x.text.classes and 6 not in labels
+    assert kinds == {"semantic", "instance"}
+    from evalkit.demodata.preview import render_preview
+
+    assert render_preview(a, tmp_path / "preview.png").stat().st_size > 10_000  # no boxes to draw

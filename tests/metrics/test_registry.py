@@ -20,7 +20,11 @@ from evalkit.metrics.registry import Metric, UnknownMetricError
 
 def test_declared_metrics():
     assert list(registry.REGISTRY) == ["DSC", "NSD", "RunningTime", "HD95", "ASSD", "DSC_AUC", "NSD_AUC",
-                                       "DSC_Final", "NSD_Final", "TotalRunningTime"]
+                                       "DSC_Final", "NSD_Final", "TotalRunningTime",
+                                       "F1", "DSC_TP", "PQ", "Precision", "Recall"]
+    for name in ("F1", "DSC_TP", "PQ", "Precision", "Recall"):
+        m = registry.get(name)
+        assert m.level == "matching" and m.optional and m.missing_value == 0.0 and m.bounds == (0.0, 1.0)
     dsc, nsd, hd, assd = (registry.get(n) for n in ("DSC", "NSD", "HD95", "ASSD"))
     assert (dsc.column, dsc.direction, dsc.missing_value, dsc.optional) == ("dsc", "larger", 0.0, False)
     assert (nsd.column, nsd.direction, nsd.missing_value) == ("nsd", "larger", 0.0)
@@ -39,6 +43,8 @@ def test_every_scored_metric_names_functions_that_resolve():
     for m in registry.REGISTRY.values():
         if m.iteration:
             assert callable(registry.compute(m.iteration)) and not m.instance and not m.case
+        elif m.source == "scores" and m.level == "matching":
+            assert not m.instance and callable(registry.compute(m.case))
         elif m.source == "scores":
             assert callable(registry.compute(m.instance)) and callable(registry.compute(m.case))
         else:

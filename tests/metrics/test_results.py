@@ -164,3 +164,29 @@ def test_a_ranked_distance_metric_reaches_the_ranking(tmp_path):
     ranking = {**load_challenge().ranking, "metrics": {"HD95": "smaller"}, "bootstrap_samples": 0}
     ranks = rank_results(results, ranking).case_ranks.set_index(["case", "algorithm"])["rank"]
     assert ranks["3DBox_CT_0000", "a"] == 1 and ranks["3DBox_CT_0002", "a"] == 2
+
+
+def test_text_runs_drop_a_metric_that_no_submission_has_for_a_case(tmp_path):
+    from evalkit.metrics.case import case_columns
+    from evalkit.metrics.registry import metrics as named
+
+    run = RunFolder(tmp_path / "run")
+    cols = case_columns(named(["DSC", "F1"]))
+    nan = float("nan")
+
+    def row(case, dsc, f1, status="ok"):
+        return {"case": case, "modality": "CT", "dim": 3, "n_instances": 1, "dsc": dsc, "f1": f1,
+                "dsc_unrounded": dsc, "f1_unrounded": f1, "status": status, "reason": ""}
+
+    _submission(run, "a", [row("3DText_CT_0001", 0.8, nan), row("3DText_CT_0002", nan, 0.5)],
+                [CaseRecord("3DText_CT_0001", "ok", wall_s=1.0)], mtime=1_000, columns=cols)
+    _submission(run, "b", [row("3DText_CT_0001", 0.0, nan, "timeout"), row("3DText_CT_0002", nan, nan,
+                                                                            "harness_error")],
+                [CaseRecord("3DText_CT_0001", "timeout", wall_s=9.0)], mtime=1_001, columns=cols)
+    kept = results_table(run, ["DSC", "F1", "RunningTime"], drop_inapplicable=True)
+    pairs = set(zip(kept["case"], kept["metric"]))
+    assert ("3DText_CT_0001", "F1") not in pairs and ("3DText_CT_0002", "DSC") not in pairs
+    assert ("3DText_CT_0002", "F1") in pairs and ("3DText_CT_0002", "RunningTime") in pairs
+    b = kept[(kept.algorithm == "b") & (kept.metric == "F1")]["value"]
+    assert b.isna().all() and len(b) == 1          # beside a's value: missing, ranked worst
+    assert len(results_table(run, ["DSC", "F1", "RunningTime"])) == 12   # default: every row

@@ -1,0 +1,99 @@
+"""The CVPR25 text track end to end on the real engine: the text-threshold baseline image on
+three text demo cases through `evalkit evaluate --config cvpr25-text` (results, ranking, report)."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evalkit.cli import main
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+CASES = ("3DText_CT_0001", "3DText_CT_0002", "3DText_Microscopy_0001")  # semantic + 2 instance
+
+
+def _nothing_image(client) -> str:
+    from evalkit.runner.engine import base_image_ref
+
+    spec = importlib.util.spec_from_file_location("evalkit_test_images", REPO / "tests/images/build.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.build_image(client, "nothing", base_image_ref(client))
+
+
+@pytest.fixture(scope="module")
+def text_image(docker_client) -> str:
+    proc = subprocess.run([sys.executable, str(REPO / "reference_submissions/build.py"),
+                           "--only", "text-threshold"], capture_output=True, text=True,
+                          timeout=3600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return dict(x.split(" -> ", 1) for x in proc.stdout.splitlines() if " -> " in x)["text-threshold"]
+
+
+@pytest.fixture(scope="module")
+def text_cases(tmp_path_factory) -> Path:
+    from evalkit.demodata.generate import generate
+
+    demo = tmp_path_factory.mktemp("textdemo")
+    generate(demo, preset="cvpr25-text", seed=0)
+    cases = tmp_path_factory.mktemp("textcases")
+    for sub in ("imgs", "gts"):
+        (cases / sub).mkdir()
+        for name in CASES:
+            shutil.copy(demo / sub / f"{name}.npz", cases / sub / f"{name}.npz")
+    return cases
+
+
+@pytest.fixture(scope="module")
+def text_run(tmp_path_factory, docker_client, text_image, text_cases):
+    reports = tmp_path_factory.mktemp("reports")
+    rc = main(["evaluate", f"text-threshold={text_image}", f"empty={_nothing_image(docker_client)}",
+               "--cases", str(text_cases), "--config", "cvpr25-text", "--reports", str(reports),
+               "--run", "text", "--no-progress"])
+    assert rc == 0
+    return reports / "text"
+
+
+def test_text_cases_are_scored_by_their_kind(text_run):
+    scores = pd.read_csv(text_run / "scores/text-threshold/cases.csv").set_index("case")
+    assert list(scores.columns[3:7]) == ["dsc", "nsd", "f1", "dsc_tp"]
+    assert (scores["status"] == "ok").all()
+    sem, inst = scores.loc["3DText_CT_0001"], scores.loc[["3DText_CT_0002", "3DText_Microscopy_0001"]]
+    assert sem["dsc"] > 0.5 and sem["nsd"] > 0.5 and pd.isna(sem["f1"]) and pd.isna(sem["dsc_tp"])
+    assert (inst["f1"] > 0.3).all() and (inst["dsc_tp"] > 0.7).all() and inst["dsc"].isna().all()
+    empty = pd.read_csv(text_run / "scores/empty/cases.csv").set_index("case")
+    assert (empty["status"] == "missing_output").all()
+    assert empty.loc["3DText_CT_0001", "dsc"] == 0 and empty.loc["3DText_CT_0002", "f1"] == 0
+
+
+def test_results_ranking_and_report_carry_f1_and_dsc_tp(text_run):
+    results = pd.read_csv(text_run / "results.csv")
+    assert set(results["metric"]) == {"DSC", "NSD", "F1", "DSC_TP", "RunningTime"}
+    pairs = set(zip(results["case"], results["metric"]))   # a metric that does not apply: no rows
+    assert ("3DText_CT_0001", "F1") not in pairs and ("3DText_CT_0002", "DSC") not in pairs
+    assert ("3DText_CT_0002", "F1") in pairs and ("3DText_CT_0001", "NSD") in pairs
+    assert not results[results["algorithm"] == "text-threshold"]["value"].isna().any()
+    final = pd.read_csv(text_run / "ranking/final_ranking.csv")
+    assert final.sort_values("final_rank")["algorithm"].tolist()[0] == "text-threshold"
+    html = (text_run / "report/index.html").read_text()
+    assert "F1" in html and "DSC_TP" in html
+    figures = {p.stem for p in (text_run / "report/figures").glob("*.png")}
+    assert figures, "the report drew no figures"
+
+
+def test_check_runs_a_text_image_and_prints_its_metrics(text_image, text_cases, tmp_path, capsys):
+    rc = main(["check", text_image, "--config", "cvpr25-text", "--cases", str(text_cases),
+               "--out", str(tmp_path / "check"), "--no-progress"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "VERDICT: PASS" in out and "F1" in out and "DSC_TP" in out
+    line = next(x for x in out.splitlines() if x.startswith("3DText_CT_0002"))
+    assert line.split()[1] == "ok" and line.split()[-2] != "-"       # F1 of an instance case
