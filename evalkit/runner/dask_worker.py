@@ -316,7 +316,7 @@ def _verify(state: NodeState, image: ImageRecord) -> str | None:
                     found = read_manifest(path).image_ids
                 except TarballError as exc:
                     return f"node {node}: tarball {path}: {exc}"
-                if found != [want]:
+                if list(found) != [want]:
                     return (f"node {node}: tarball {path} holds image "
                             f"{', '.join(found) or 'none'}, expected {want}; refused (this node's "
                             "copy of the submission differs from the one that was pinned)")
