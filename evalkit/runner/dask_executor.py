@@ -52,7 +52,7 @@ from typing import Any
 import pandas as pd
 
 from evalkit import __version__
-from evalkit.config import Challenge
+from evalkit.config import Challenge, load_challenge
 from evalkit.runfolder import CaseRecord, RunFolder, SubmissionFolder
 from evalkit.runfolder.layout import atomic_write_text
 from evalkit.runner.execute import token_for, utc_now
@@ -387,10 +387,9 @@ class DaskExecutor(Executor):
         (in parallel, each holding the node's slot) and write ``nodes.csv``."""
         from evalkit.runner.dask_worker import calibrate, node_info
 
-        limits = RunnerLimits.from_config(self.challenge.runner) if self.challenge is not None \
-            else RunnerLimits.from_config({})
-        base = str((self.challenge.runner if self.challenge is not None else {}).get(
-            "base_image", "python:3.11-slim-bookworm"))
+        challenge = self.challenge if self.challenge is not None else load_challenge()
+        limits = RunnerLimits.from_config(challenge.runner)
+        base = str(challenge.runner["base_image"])
         with self._lock:
             known = {row["address"] for row in self._nodes.values()}
         todo = [a for a in workers if a not in known]
