@@ -352,9 +352,14 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def _read(path: Path) -> bytes | None:
+def _read(path: Path, max_bytes: int | None = None) -> bytes | None:
+    """The bytes of regular file ``path`` (``None``: absent, not regular, or over ``max_bytes``)."""
     try:
-        return path.read_bytes() if path.is_file() and not path.is_symlink() else None
+        if not path.is_file() or path.is_symlink():
+            return None
+        if max_bytes is not None and path.stat().st_size > max_bytes:
+            return None
+        return path.read_bytes()
     except OSError:
         return None
 
@@ -437,7 +442,9 @@ def _run_job(state, image, case, limits, contract_limits, run_token, attempt, it
         rec.node = node
         output = _read(task.output(case.name)) if rec.status == "ok" else None
         return {"record": asdict(rec), "log": _read(task.log(case.name)) or b"",
-                "output": output, "rejected": _read(task.rejected(case.name)),
+                "output": output,
+                # a rejected file goes back only when the contract's file size allows it
+                "rejected": _read(task.rejected(case.name), contract_limits.get("max_file_bytes")),
                 "output_sha256": hashlib.sha256(output).hexdigest() if output is not None else None}
     finally:
         work = task.work_dir
