@@ -104,7 +104,7 @@ def plot_nodes(runtimes: pd.DataFrame, table: pd.DataFrame) -> Figure:
         for i, d in enumerate(data):
             ax.scatter([i] * len(d), d, s=8, alpha=0.5, color="#1f77b4", zorder=3)
         ax.axhline(1.0, color="grey", lw=0.8, ls="--")
-        _xticks(ax, [f"{short(n)}\n(n = {c})" for n, c in zip(nodes, table["cases"])])
+        _xticks(ax, [f"{short(n)} (n = {c})" for n, c in zip(nodes, table["cases"])])
         ax.set_ylabel("wall time / algorithm's median")
         ax.set_title("Case runtimes per node")
     cal = table["calibration_s"]

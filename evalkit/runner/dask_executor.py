@@ -55,7 +55,7 @@ from evalkit import __version__
 from evalkit.config import Challenge, load_challenge
 from evalkit.runfolder import CaseRecord, RunFolder, SubmissionFolder
 from evalkit.runfolder.layout import atomic_write_text
-from evalkit.runner.execute import token_for, utc_now
+from evalkit.runner.execute import clean_workdir, token_for, utc_now
 from evalkit.runner.executor import Executor, ExecutorError, ExecutorUnavailable, RunJob
 from evalkit.runner.intake import ImageRecord, IntakeError, is_tarball
 from evalkit.runner.limits import RunnerLimits
@@ -183,6 +183,9 @@ class DaskExecutor(Executor):
         from evalkit.runner.dask_worker import cleanup_run
 
         token = self.run_token(sub)
+        if sub.work_dir.is_dir():  # harness-written inputs of a killed run (protocols write them again)
+            for d in sub.work_dir.iterdir():
+                clean_workdir(d)
         workers = self._wait_for_workers()
         try:
             self.client.run(cleanup_run, token)  # leftovers of a killed run, on every node
