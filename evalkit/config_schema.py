@@ -254,7 +254,7 @@ RANKING_TIES = ("min", "average", "max", "first", "last", "random")
 RANKING_CONSENSUS = ("euclidean",)
 DIRECTIONS = ("larger", "smaller")
 MISSING_WORDS = ("worst-rank", "drop")
-EXECUTOR_KINDS = ("docker",)
+EXECUTOR_KINDS = ("docker", "dask")
 PROTOCOL_KINDS = ("single", "interactive")
 INPUT_KINDS = ("boxes", "interactive", "text")
 CASE_NAME_RULES = ("modality-field", "free")
@@ -341,6 +341,12 @@ SCHEMA: dict[str, Spec] = {
     "reproducibility.seed": integer(0),
     "reproducibility.tolerances": table(number(0), keys="metric").optional({}),
     "executor.kind": choice(*EXECUTOR_KINDS).optional("docker"),
+    # dask: the scheduler's address ("" = none; --scheduler overrides it)
+    "executor.scheduler": Spec("a Dask scheduler address like 'tcp://host:8786', or ''",
+                               lambda v: isinstance(v, str) and (v == "" or re.fullmatch(
+                                   r"(tcp|tls|ws|wss|inproc)://\S+", v) is not None)).optional(""),
+    # dask: how far nodes' calibration times may differ before the report warns
+    "executor.node_tolerance": number(0, 10, unit="fraction; 0.05 = 5 %").optional(0.05),
     "protocol.kind": choice(*PROTOCOL_KINDS).optional("single"),
     # interactive protocol (CVPR25): a box run, then `clicks` runs each after one simulated
     # click per class

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Mapping
 from typing import IO, Any
 
 from tqdm import tqdm
@@ -59,6 +60,12 @@ class _IterLines(LineProgress):
             yield x
             self.update()
         self.close()
+
+
+def per_node(counts: Mapping[str, int]) -> str:
+    """Per-node counts for a progress bar's postfix: ``"nodes a=3 b=2"`` (sorted by node;
+    ``""`` for no counts). One bar covers a whole cluster; this says where the items ran."""
+    return ("nodes " + " ".join(f"{k}={v}" for k, v in sorted(counts.items()))) if counts else ""
 
 
 def is_terminal(stream: Any) -> bool:

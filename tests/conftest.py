@@ -9,6 +9,7 @@ import pytest
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "docker: needs a running Docker engine (started by the test session)")
+    config.addinivalue_line("markers", "cluster: starts a Dask scheduler and workers in network namespaces")
 
 
 @pytest.fixture(scope="session")

@@ -34,3 +34,10 @@ def test_disabled_prints_nothing():
     bar.update(1)
     bar.close()
     assert log.getvalue() == ""
+
+
+def test_per_node_counts_for_a_cluster_bar():
+    from evalkit.progress import per_node
+
+    assert per_node({"w1": 2, "w0": 3}) == "nodes w0=3 w1=2"
+    assert per_node({}) == ""

@@ -41,6 +41,7 @@ from evalkit.report import figures as F
 from evalkit.report import html as H
 from evalkit.report import pages as P
 from evalkit.report.inputs import RunData, last_log_line, load_run, report_scored, run_metrics
+from evalkit.report.nodes import node_jobs
 from evalkit.report.pages import PageLimits
 from evalkit.report.tables import (
     failure_counts,
@@ -226,6 +227,7 @@ def build_report(
 
     # ------------------------------------------------------------------ figures
     jobs = _figure_jobs(run, results, order, ranks, modalities, metrics, top, report)
+    jobs += node_jobs(run, report)  # cluster runs only: per-node runtimes and calibration
     bar = progress_bar(jobs, desc="report figures", unit="fig", enabled=progress, lines="end")
     for entry, make in bar:
         fig, data = make()

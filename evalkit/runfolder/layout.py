@@ -6,6 +6,7 @@
       challenge.toml        merged challenge configuration (pinned at creation)
       run.json              versions, seed, command lines, creation time
       cases.csv             pinned case list with sha256 of every input and GT file
+      nodes.csv             cluster runs only: each node's calibration (evalkit.runner.dask_executor)
       submissions/<sub>/    runner: image.json, journal.jsonl, logs/, outputs/, rejected/, work/
       scores/<sub>/         metrics: cases.csv, instances.csv (+ Parquet, meta JSON)
       results.csv           long table for ranking (task, case, algorithm, metric, value)
@@ -163,6 +164,11 @@ class RunFolder:
     @property
     def results_path(self) -> Path:
         return self.root / "results.csv"
+
+    @property
+    def nodes_path(self) -> Path:
+        """``nodes.csv``: the machines of a cluster run and their calibration (dask executor)."""
+        return self.root / "nodes.csv"
 
     @property
     def ranking_dir(self) -> Path:

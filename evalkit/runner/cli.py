@@ -18,6 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=None, help="challenge TOML (default: bundled cvpr24)")
     parser.add_argument("--name", default=None, help="submission name (default: from the file/reference)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",
+                        help="run the containers on this Dask scheduler's workers (the dask "
+                             "executor; overrides [executor] scheduler)")
     parser.add_argument("--wait", action="store_true",
                         help="if another evalkit process is using the submission folder, wait for it "
                              "(default: stop at once, naming it)")
@@ -49,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         if not cases:
             print(f"evalkit run: no .npz cases in {cases_folder(args.cases)}", file=sys.stderr)
             return 2
-        with make_executor(challenge) as executor:
+        with make_executor(challenge, scheduler=args.scheduler) as executor:
             image = executor.prepare(args.submission, name=args.name)
             records = run_submission(image, cases, args.out, challenge, name=image.name,
                                      executor=executor, progress=not args.no_progress, wait=args.wait)

@@ -213,6 +213,7 @@ def run_case(
     use_cgroups: bool = True,
     degraded: bool = False,
     image_paths: tuple[str, ...] = (),
+    labels: dict[str, str] | None = None,
 ) -> CaseRecord:
     """Run ``job`` in a fresh container of ``image_id`` and return its record.
 
@@ -231,7 +232,8 @@ def run_case(
     writes the log afresh, a later one appends its log after a header line, and
     each run overwrites ``sub.output(case)`` (a multi-run protocol reads it
     between runs). The record's ``iteration`` is set; ``record`` stays ``"case"``
-    (a protocol decides what the record stands for).
+    (a protocol decides what the record stands for). ``labels`` are added to the
+    container's (the Dask executor marks the node with ``evalkit.node``).
     """
     rec = CaseRecord(case=job.name, status="harness_error", image_id=image_id,
                      attempt=attempt, degraded_timing=degraded, iteration=iteration)
@@ -268,7 +270,7 @@ def run_case(
             image_id,
             command=list(limits.command),
             name=f"evalkit-{run_token}-{case_token}",
-            labels={"evalkit.run": run_token, "evalkit.case": job.name},
+            labels={**(labels or {}), "evalkit.run": run_token, "evalkit.case": job.name},
             volumes={str(inputs): {"bind": INPUTS_IN_CONTAINER, "mode": "ro"},
                      str(outputs.path): {"bind": OUTPUTS_IN_CONTAINER, "mode": "rw"}},
             cgroup_parent=cgroup.parent if cgroup is not None else None,

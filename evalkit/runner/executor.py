@@ -16,8 +16,9 @@ lifecycle per submission is::
     executor.close()               # once, when no submission is left
 
 The executor is chosen by ``[executor] kind`` in the challenge file
-(:func:`make_executor`). ``docker`` (:class:`DockerExecutor`) runs on the
-local engine; its internals are :mod:`evalkit.runner.engine`,
+(:func:`make_executor`). ``dask`` (:class:`~evalkit.runner.dask_executor.DaskExecutor`)
+runs each job on a Dask distributed cluster of machines with their own engines.
+``docker`` (:class:`DockerExecutor`) runs on the local engine; its internals are :mod:`evalkit.runner.engine`,
 :mod:`evalkit.runner.intake`, :mod:`evalkit.runner.execute` and
 :mod:`evalkit.runner.cgroups`. What the executor is asked to run per case (one
 run or several) is the protocol's business (:mod:`evalkit.runner.protocols`).
@@ -48,6 +49,11 @@ from evalkit.runner.limits import RunnerLimits
 
 class ExecutorError(EvalkitError, RuntimeError):
     """The executor was used out of order or cannot run jobs; the message says what to do."""
+
+
+class ExecutorUnavailable(ExecutorError):
+    """The executor itself is gone (e.g. a lost Dask scheduler): no record is written for the
+    cases in flight; the same command run again resumes from the journal."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,12 @@ class Executor(abc.ABC):
 
     def end(self, sub: SubmissionFolder) -> None:
         """Tear down what :meth:`begin` set up for ``sub`` (called even after an error)."""
+
+    def capacity(self) -> int:
+        """How many :meth:`run` calls can usefully be in flight at once (read after
+        :meth:`begin`); ``run_submission`` keeps at least that many cases going. 1 = one at a
+        time (the local engine: more only with ``[runner] parallel_cases``)."""
+        return 1
 
     def close(self) -> None:
         """Release the executor's own resources (engine connections); idempotent."""
@@ -205,8 +217,11 @@ class DockerExecutor(Executor):
             client.close()
 
 
+from evalkit.runner.dask_executor import DaskExecutor  # (below: it subclasses Executor)
+
 #: ``[executor] kind`` -> executor class.
-EXECUTORS: dict[str, type[Executor]] = {DockerExecutor.kind: DockerExecutor}
+EXECUTORS: dict[str, type[Executor]] = {DockerExecutor.kind: DockerExecutor,
+                                        DaskExecutor.kind: DaskExecutor}
 
 
 def configured_kind(challenge: Challenge, section: str, known: Mapping[str, object],
@@ -222,12 +237,17 @@ def configured_kind(challenge: Challenge, section: str, known: Mapping[str, obje
     return str(kind)
 
 
-def make_executor(challenge: Challenge | None = None) -> Executor:
+def make_executor(challenge: Challenge | None = None, *, scheduler: str | None = None) -> Executor:
     """The executor selected by ``[executor] kind`` (``None`` = bundled CVPR24: ``docker``).
 
-    Nothing is provisioned yet (the Docker engine is set up on first use).
-    Raises :class:`~evalkit.config.ConfigError` for an unknown kind.
+    ``scheduler`` (``--scheduler`` on the command line): a Dask scheduler address such as
+    ``tcp://host:8786``; it selects the ``dask`` executor whatever the file says and
+    overrides ``[executor] scheduler``. Nothing is provisioned yet (the Docker engine is
+    set up, or the scheduler connected, on first use). Raises
+    :class:`~evalkit.config.ConfigError` for an unknown kind.
     """
     if challenge is None:
         challenge = load_challenge()
+    if scheduler:
+        return DaskExecutor(challenge, scheduler=scheduler)
     return EXECUTORS[configured_kind(challenge, "executor", EXECUTORS, "docker")](challenge)

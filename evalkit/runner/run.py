@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.config import Challenge, load_challenge
+from evalkit.progress import per_node
 from evalkit.progress import progress as progress_bar
 from evalkit.runfolder import RunFolder, check_name
 from evalkit.runfolder.journal import (
@@ -22,7 +23,7 @@ from evalkit.runfolder.journal import (
 )
 from evalkit.runfolder.lock import folder_lock
 from evalkit.runner.execute import CaseJob, utc_now
-from evalkit.runner.executor import Executor, RunJob
+from evalkit.runner.executor import Executor, ExecutorUnavailable, RunJob
 from evalkit.runner.intake import ImageRecord
 from evalkit.runner.limits import RunnerLimits
 from evalkit.runner.protocols import Protocol, make_protocol
@@ -125,7 +126,9 @@ def _run_cases(image, jobs, sub, limits, contract_limits, name, on_case_done, ex
             todo.append((job, (prev.attempt or 1) + 1 if prev is not None else 1))
 
     degraded = limits.parallel_cases > 1
+    in_flight = max(limits.parallel_cases, executor.capacity())
     counts = Counter(r.status for r in results.values())
+    nodes: Counter = Counter()
     lock = threading.Lock()
     bar = progress_bar(total=len(jobs), initial=len(results), desc=f"run {name}", unit="case",
                        enabled=progress)
@@ -142,6 +145,8 @@ def _run_cases(image, jobs, sub, limits, contract_limits, name, on_case_done, ex
                              degraded=degraded)
             try:
                 rec = protocol.run_case(executor, run_job, runs.get(job.name, []), journal)
+            except ExecutorUnavailable:
+                raise  # nothing to record: the next run resumes this case from the journal
             except Exception as exc:  # noqa: BLE001 - the harness's own failure: recorded, never fatal
                 rec = _harness_error(job.name, image, attempt, degraded,
                                      f"protocol {protocol.kind}: {type(exc).__name__}: {exc}")
@@ -149,8 +154,12 @@ def _run_cases(image, jobs, sub, limits, contract_limits, name, on_case_done, ex
             journal.append(rec)
             results[rec.case] = rec
             counts[rec.status] += 1
+            if rec.node:
+                nodes[rec.node] += 1
             wall = f" {rec.wall_s:.1f}s" if rec.wall_s is not None else ""
-            bar.set_postfix_str(f"{rec.case} {rec.status}{wall} | {_summary(counts)}")
+            where = f" on {rec.node}" if rec.node else ""
+            bar.set_postfix_str(f"{rec.case} {rec.status}{wall}{where} | {_summary(counts)}"
+                                + (f" | {per_node(nodes)}" if nodes else ""))
             bar.update(1)
         if on_case_done is not None:
             on_case_done(rec)
@@ -158,8 +167,8 @@ def _run_cases(image, jobs, sub, limits, contract_limits, name, on_case_done, ex
 
     with open_journal(sub.journal) as journal:
         try:
-            if limits.parallel_cases > 1 and len(todo) > 1:
-                with ThreadPoolExecutor(max_workers=limits.parallel_cases) as pool:
+            if in_flight > 1 and len(todo) > 1:
+                with ThreadPoolExecutor(max_workers=min(in_flight, len(todo))) as pool:
                     list(pool.map(one, todo))
             else:
                 for item in todo:

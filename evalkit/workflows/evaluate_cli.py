@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reports", type=Path, default=Path("reports"), help="where run folders live")
     parser.add_argument("--config", default=None, help="challenge file (TOML); default: bundled cvpr24")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",
+                        help="run the containers on this Dask scheduler's workers (the dask "
+                             "executor; overrides [executor] scheduler; README 'Several machines')")
     parser.add_argument("--wait", action="store_true",
                         help="if another evalkit process is using the run folder, wait for it "
                              "(default: stop at once, naming it)")
@@ -66,6 +69,7 @@ def _run_dir(args, subs) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from evalkit.runner.executor import make_executor
     from evalkit.workflows.evaluate import Submission, evaluate
 
     try:
@@ -76,8 +80,13 @@ def run(args: argparse.Namespace) -> int:
             print("evalkit evaluate: no submissions given (pass images or --bundled).", file=sys.stderr)
             return 2
         subs = [Submission.parse(t) for t in texts]
-        outcome = evaluate(subs, args.cases, _run_dir(args, subs), challenge,
-                           progress=not args.no_progress, command=sys.argv, wait=args.wait)
+        executor = make_executor(challenge, scheduler=args.scheduler) if args.scheduler else None
+        try:
+            outcome = evaluate(subs, args.cases, _run_dir(args, subs), challenge, executor=executor,
+                               progress=not args.no_progress, command=sys.argv, wait=args.wait)
+        finally:
+            if executor is not None:
+                executor.close()
     except FileNotFoundError as exc:
         print(f"evalkit evaluate: {exc}", file=sys.stderr)
         return 2

@@ -44,7 +44,9 @@ def load_error(tmp_path: Path, text: str) -> str:
         ('[ranking]\nscheme = "rank-then-vote"\n', "ranking.scheme", "'rank-then-vote'", "one of"),
         ('[ranking]\nties = "dense"\n', "ranking.ties", "'dense'", "'first'"),
         ('[metrics]\nmode = "loose"\n', "metrics.mode", "'loose'", "'official' or 'strict'"),
-        ('[executor]\nkind = "dask"\n', "executor.kind", "'dask'", "'docker'"),
+        ('[executor]\nkind = "slurm"\n', "executor.kind", "'slurm'", "'docker'"),
+        ('[executor]\nscheduler = "host:8786"\n', "executor.scheduler", "'host:8786'",
+         "'tcp://host:8786'"),
         ('[protocol]\nkind = "relay"\n', "protocol.kind", "'relay'", "'single'"),
         # ranges and units
         ('[runner]\nmemory = "1m"\n', "runner.memory", "'1m'", "from 6m to 1t"),
@@ -143,7 +145,8 @@ def test_settings_that_take_effect_load(tmp_path):
     c = load_challenge(ok)
     assert c.ranking["aggregate"] == "median" and c.ranking["ties"] == "random"
     assert c.metrics["enabled"] == ["DSC", "NSD", "HD95"]  # names: the metrics stage checks them
-    assert c.data["executor"] == {"kind": "docker"} and c.data["protocol"]["kind"] == "single"
+    assert c.data["executor"] == {"kind": "docker", "scheduler": "", "node_tolerance": 0.05}
+    assert c.data["protocol"]["kind"] == "single"
 
 
 def test_optional_sections_get_their_defaults_and_may_be_set():

@@ -87,12 +87,12 @@ def test_bundled_config_selects_docker_and_single(tmp_path):
 @pytest.mark.parametrize(("section", "factory"), [("executor", make_executor), ("protocol", make_protocol)])
 def test_unknown_kind_is_a_config_error_naming_file_and_key(section, factory, tmp_path):
     path = tmp_path / "c.toml"
-    path.write_text(f'[{section}]\nkind = "dask"\n')
-    with pytest.raises(ConfigError, match=rf"c\.toml: {section}\.kind:? .*'dask'"):
+    path.write_text(f'[{section}]\nkind = "slurm"\n')
+    with pytest.raises(ConfigError, match=rf"c\.toml: {section}\.kind:? .*'slurm'"):
         load_challenge(path)
     # a Challenge built around the loader is refused by the factory too
-    with pytest.raises(ConfigError, match=rf"test:{section}: {section}\.kind .*'dask'"):
-        factory(challenge_with(**{section: {"kind": "dask"}}))
+    with pytest.raises(ConfigError, match=rf"test:{section}: {section}\.kind .*'slurm'"):
+        factory(challenge_with(**{section: {"kind": "slurm"}}))
 
 
 def test_single_run_writes_one_case_record_per_case(cases, tmp_path):
