@@ -14,7 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder to write (imgs/ and gts/ are created inside)")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="demo",
                         help="demo: one small case per modality (default); tiny: 4 very small "
-                             "cases for tests; paper: the cases of Rep-MedSAM Table 6 (large)")
+                             "cases for tests; paper: the cases of Rep-MedSAM Table 6 (large); real: a "
+                             "real nuclei image and the MNI brain template from the stardist and "
+                             "nilearn wheels (downloaded once; licences in demodata.json)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--preview", type=Path, default=None, metavar="PNG",
                         help="also draw one case per modality with boxes and GT contours")

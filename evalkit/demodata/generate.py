@@ -91,6 +91,10 @@ def generate(out_dir: str | Path, preset: str = "demo", seed: int = 0, *,
     """
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    if preset == "real":  # converted from files in two wheels, not generated
+        from evalkit.demodata.real import generate_real
+
+        return generate_real(out_dir)
     out = Path(out_dir)
     specs = PRESETS[preset]
     show = (preset == "paper") if progress is None else progress

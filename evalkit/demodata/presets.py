@@ -79,4 +79,11 @@ PAPER: tuple[CaseSpec, ...] = (
     _c2("2DBox_Microscope_0016", "Microscopy", (1920, 2560), 241),
 )
 
-PRESETS: dict[str, tuple[CaseSpec, ...]] = {"tiny": TINY, "demo": DEMO, "paper": PAPER}
+#: Real images with real masks from two PyPI wheels (``evalkit.demodata.real``; no phantom).
+REAL: tuple[CaseSpec, ...] = (
+    _c3("3DBox_MR_0901", "MR", (25, 117, 99), 2, (4.0, 2.0, 2.0)),
+    _c2("2DBox_Microscopy_0901", "Microscopy", (512, 512), 125),
+)
+
+PRESETS: dict[str, tuple[CaseSpec, ...]] = {"tiny": TINY, "demo": DEMO, "paper": PAPER,
+                                            "real": REAL}
