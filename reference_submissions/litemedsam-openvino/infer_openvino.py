@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 from case_io import Case, cpu_limit, run_folder
-from sam_algo import Card, SamBoxPredictor
 
 
 def process_age_s() -> float:
@@ -34,17 +33,20 @@ def process_age_s() -> float:
         return -1.0
 
 
-def load_predictor(model_dir: Path, threads: int) -> SamBoxPredictor:
+def load_predictor(model_dir: Path, threads: int):
     """The predictor for the IR pair named by ``model_dir/model_card.json``.
 
     The models load on background threads (``ov_models``: the image's precompiled blobs
     when they fit this CPU, else compiled); ``encode``/``decode`` wait for theirs on first use.
+    Returns a ``sam_algo.SamBoxPredictor`` (imported here, after the loading has started).
     """
     from ov_models import load_parts_async
 
     card_d = json.loads((model_dir / "model_card.json").read_text())
+    futures = load_parts_async(model_dir, card_d, threads)  # first: the rest overlaps with it
+    from sam_algo import Card, SamBoxPredictor  # cv2 loads while the models do
+
     card = Card.from_dict(card_d)
-    futures = load_parts_async(model_dir, card_d, threads)
     state: dict = {}
 
     def request(part: str):

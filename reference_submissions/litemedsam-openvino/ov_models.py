@@ -40,7 +40,7 @@ BLOB_DIR = "compiled"
 MANIFEST = "compiled.json"
 PARTS = ("encoder", "decoder")
 #: /proc/cpuinfo flags that change the code OpenVINO's CPU plugin generates
-_ISA = re.compile(r"^(sse4_[12]|ssse3|avx\w*|fma|f16c|amx\w*|\w*vnni\w*|bmi2?)$")
+_ISA = re.compile(r"^(sse4_[12]|ssse3|avx\w*|fma|f16c|amx\w*|\w*vnni\w*|bmi[12])$")
 
 
 def log(msg: str) -> None:
@@ -136,7 +136,8 @@ def load_part(core, model_dir: Path, card: dict, part: str, threads: int):
             log(f"{part}: imported the compiled blob in {time.perf_counter() - t0:.2f} s")
             return model, "imported"
         except Exception as exc:  # noqa: BLE001 - a broken blob costs the compile time only
-            reason = f"importing {blob.name} failed ({type(exc).__name__}: {str(exc)[:200]})"
+            msg = " ".join(str(exc).split())[-200:]  # one line; OpenVINO's check is at the end
+            reason = f"importing {blob.name} failed ({type(exc).__name__}: {msg})"
     model = core.compile_model(xml, "CPU", cfg)
     log(f"{part}: compiled cache not used: {reason}; compiled {xml.name} in "
         f"{time.perf_counter() - t0:.2f} s")
