@@ -64,13 +64,35 @@ def calibration_slices(folder: Path, per_volume: int = 8) -> list[np.ndarray]:
     return out
 
 
-def quantize(fp32_xml: Path, slices: list[np.ndarray]) -> ov.Model:
+#: kept in floating point: the neck (the embedding itself), the last transformer stage and the
+#: patch embedding (the convolutions on the raw image; the IR names them by their fused
+#: Multiply). Quantising everything gave per-instance DSC 0.61-0.80 on three demo cases.
+IGNORED_PATTERNS = [r".*image_encoder\.neck.*", r".*image_encoder\.layers\.3\..*",
+                    r".*image_encoder\.patch_embed.*"]
+FIRST_CONVS = 3  # the patch embedding's convolutions, the first ones in the graph
+
+
+def ignored_scope(model: ov.Model):
     import nncf
+
+    convs = [op.get_friendly_name() for op in model.get_ordered_ops()
+             if op.get_type_name() in ("Convolution", "GroupConvolution")][:FIRST_CONVS]
+    return nncf.IgnoredScope(names=convs, patterns=IGNORED_PATTERNS, validate=False)
+
+
+def quantize(fp32_xml: Path, slices: list[np.ndarray]) -> ov.Model:
+    """INT8 encoder: mixed preset (symmetric weights, asymmetric activations: GELU outputs are
+    mostly positive), transformer model type, the layers above left in floating point."""
+    import nncf
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
 
     model = ov.Core().read_model(fp32_xml)
     return nncf.quantize(model, nncf.Dataset(slices), subset_size=len(slices),
                          model_type=nncf.ModelType.TRANSFORMER,
-                         preset=nncf.QuantizationPreset.PERFORMANCE)
+                         preset=nncf.QuantizationPreset.MIXED,
+                         ignored_scope=ignored_scope(model),
+                         advanced_parameters=AdvancedQuantizationParameters(
+                             disable_bias_correction=True))
 
 
 def per_instance_dsc(a: np.ndarray, b: np.ndarray, n: int) -> list[float]:
