@@ -191,10 +191,31 @@ def ensure_export(model: str) -> Path:
     py = ensure_export_env(EFFICIENTVIT_REQUIREMENTS if model == "efficientvit-sam" else None)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    run([py, EXPORTERS[model], "--out", tmp, *extra])
+    if model == "litemedsam-int8":
+        int8_export(py, tmp, extra)
+    else:
+        run([py, EXPORTERS[model], "--out", tmp, *extra])
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return out
+
+
+def int8_export(py: Path, tmp: Path, extra: list) -> None:
+    """Run the INT8 exporter. Its agreement check (mean per-instance DSC vs FP32 >= 0.98 on the
+    demo set) failing does not stop the build: the INT8 image is a ranked variant, so the
+    leaderboard shows what INT8 costs; the shortfall is logged here and recorded in the image's
+    ``model/export_meta.json`` (``int8_check``). Any other exporter failure stops the build."""
+    cmd = [py, EXPORTERS["litemedsam-int8"], "--out", tmp, *extra]
+    log(" ".join(str(c) for c in cmd)[:300])
+    proc = subprocess.run([str(c) for c in cmd], check=False)
+    if proc.returncode == 0:
+        return
+    try:
+        check = json.loads((tmp / "export_meta.json").read_text())["int8_check"]
+    except (OSError, ValueError, KeyError):
+        raise SystemExit(f"INT8 export failed (exit status {proc.returncode})") from None
+    log(f"WARNING: INT8 encoder misses the agreement target: mean per-instance DSC vs FP32 "
+        f"{check['dsc_mean']:.4f} < 0.98 (min {check['dsc_min']:.4f}); image built anyway")
 
 
 # ---- 3. wheelhouse -----------------------------------------------------------------------
