@@ -40,7 +40,7 @@ engine: venv
 
 # The bundled participant images (LiteMedSAM OpenVINO, PyTorch baseline, classical baselines).
 references: engine
-	$(BIN)/python reference_submissions/build.py
+	$(BIN)/python reference_submissions/build.py $(if $(EFFICIENTVIT_CHECKPOINT),--efficientvit-checkpoint $(EFFICIENTVIT_CHECKPOINT))
 
 demo-data: venv
 	$(EVALKIT) demo-data --out $(DEMO_DIR) --preset $(DEMO_PRESET)

@@ -17,7 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "cases for tests; paper: the cases of Rep-MedSAM Table 6 (large); "
                              "cvpr25: 3D cases of the CVPR 2025 interactive track (boxes as dicts, "
                              "some without boxes, manifest.csv); cvpr25-text: text-prompted 3D "
-                             "cases (semantic and instance)")
+                             "cases (semantic and instance); real: a "
+                             "real nuclei image and the MNI brain template from the stardist and "
+                             "nilearn wheels (downloaded once; licences in demodata.json)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--preview", type=Path, default=None, metavar="PNG",
                         help="also draw one case per modality with boxes and GT contours")

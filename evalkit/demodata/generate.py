@@ -99,6 +99,10 @@ def generate(out_dir: str | Path, preset: str = "demo", seed: int = 0, *,
     """
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    if preset == "real":  # converted from files in two wheels, not generated
+        from evalkit.demodata.real import generate_real
+
+        return generate_real(out_dir)
     if preset == "cvpr25":  # the interactive format: boxes as dicts, a manifest (demodata/cvpr25.py)
         from evalkit.demodata.cvpr25 import generate_cvpr25
 

@@ -81,6 +81,13 @@ PAPER: tuple[CaseSpec, ...] = (
 
 
 
+#: Real images with real masks from two PyPI wheels (``evalkit.demodata.real``; no phantom).
+REAL: tuple[CaseSpec, ...] = (
+    _c3("3DBox_MR_0901", "MR", (25, 117, 99), 2, (4.0, 2.0, 2.0)),
+    _c2("2DBox_Microscopy_0901", "Microscopy", (512, 512), 125),
+)
+
+
 @dataclass(frozen=True)
 class InteractiveCaseSpec(CaseSpec):
     """A case of the CVPR 2025 interactive format (:mod:`evalkit.demodata.cvpr25`).
@@ -112,7 +119,8 @@ CVPR25: tuple[InteractiveCaseSpec, ...] = (
     _ci("study_0007", "MR", (32, 96, 96), 2, (3.5, 1.0, 1.0)),
 )
 
-PRESETS: dict[str, tuple[CaseSpec, ...]] = {"tiny": TINY, "demo": DEMO, "paper": PAPER, "cvpr25": CVPR25}
+PRESETS: dict[str, tuple[CaseSpec, ...]] = {"tiny": TINY, "demo": DEMO, "paper": PAPER, "real": REAL,
+                                            "cvpr25": CVPR25}
 # text.py needs CaseSpec from here, so it is imported last
 from evalkit.demodata.text import TEXT_PRESET
 

@@ -34,6 +34,23 @@ INPUT = 512
 BOX_SPACE = 1024
 
 
+MAX_ENCODER_DIFF = 1e-3   # OpenVINO f32 vs PyTorch, max |difference| of the embeddings
+MAX_LOGIT_DIFF = 1e-2     # ... of the decoder's low-res logits
+
+
+def load_state_dict(path: Path) -> dict:
+    """A state dict from ``path`` (tensors only, never unpickled objects): a flat dict, or one
+    under ``state_dict``/``model`` (training checkpoints); a ``module.`` prefix is dropped."""
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+    for key in ("state_dict", "model"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise SystemExit(f"{path}: expected a state dict of tensors (optionally under "
+                         f"'state_dict' or 'model'), found {type(obj).__name__}")
+    return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
 def export(out: Path, variant: str, seed: int, weights: Path | None) -> dict:
     from efficientsam.sam_model_zoo import create_efficientvit_sam_model
 
@@ -42,7 +59,7 @@ def export(out: Path, variant: str, seed: int, weights: Path | None) -> dict:
     net = create_efficientvit_sam_model(f"efficientvit-sam-{variant}", pretrained=False,
                                         image_size=INPUT)
     if weights is not None:
-        net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True), strict=True)
+        net.load_state_dict(load_state_dict(weights), strict=True)
     net = net.eval()
     enc, dec = Encoder(net).eval(), Decoder(net).eval()
     g = torch.Generator().manual_seed(seed)
@@ -107,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     meta = export(args.out, args.variant, args.seed, args.weights)
     print(json.dumps(meta))
+    if meta["max_abs_diff_encoder"] > MAX_ENCODER_DIFF or \
+            meta["max_abs_diff_decoder_logits"] > MAX_LOGIT_DIFF:
+        print("export check failed: OpenVINO disagrees with PyTorch "
+              f"(encoder {meta['max_abs_diff_encoder']:.2e} > {MAX_ENCODER_DIFF} or logits "
+              f"{meta['max_abs_diff_decoder_logits']:.2e} > {MAX_LOGIT_DIFF})", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,12 +1,14 @@
 """Run a SAM-style encoder/decoder OpenVINO IR pair on every challenge case.
 
 Reads ``model/model_card.json`` (input size, normalisation, IR file names),
-compiles both IRs for CPU (f32 precision hint, latency hint, one stream, as
-many threads as the container's CPU limit allows) and applies the official
+loads both IRs for CPU (``ov_models``: the blobs compiled at image build when
+they fit this CPU, else compiled now; f32 precision hint unless the card says
+otherwise, latency hint, one stream, as many threads as the container's CPU
+limit allows) and applies the official
 LiteMedSAM box-prompt algorithm (``sam_algo``) with each slice's embedding
 computed once per case. Exit status: 0 ok, 2 malformed input, 1 other failure.
 
-Usage: ``python infer_openvino.py [--inputs DIR] [--outputs DIR] [--model DIR]``
+Usage: ``python infer_openvino.py [--inputs DIR] [--outputs DIR] [--model DIR] [--precompile]``
 """
 
 from __future__ import annotations
@@ -15,35 +17,56 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 from case_io import Case, cpu_limit, run_folder
-from sam_algo import Card, SamBoxPredictor
 
 
-def load_predictor(model_dir: Path, threads: int) -> SamBoxPredictor:
-    """Compile the IR pair named by ``model_dir/model_card.json``."""
-    import openvino as ov
+def process_age_s() -> float:
+    """Seconds since this process started (Linux ``/proc``; -1 elsewhere)."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return -1.0
+
+
+def load_predictor(model_dir: Path, threads: int):
+    """The predictor for the IR pair named by ``model_dir/model_card.json``.
+
+    The models load on background threads (``ov_models``: the image's precompiled blobs
+    when they fit this CPU, else compiled); ``encode``/``decode`` wait for theirs on first use.
+    Returns a ``sam_algo.SamBoxPredictor`` (imported here, after the loading has started).
+    """
+    from ov_models import load_parts_async
 
     card_d = json.loads((model_dir / "model_card.json").read_text())
+    futures = load_parts_async(model_dir, card_d, threads)  # first: the rest overlaps with it
+    from sam_algo import Card, SamBoxPredictor  # cv2 loads while the models do
+
     card = Card.from_dict(card_d)
-    core = ov.Core()
-    cfg = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY",
-           "NUM_STREAMS": "1", "INFERENCE_NUM_THREADS": threads,
-           "CPU_DENORMALS_OPTIMIZATION": True}  # flush denormals: no effect on masks, avoids slow paths
-    enc = core.compile_model(model_dir / card_d["encoder"], "CPU", cfg)
-    dec = core.compile_model(model_dir / card_d["decoder"], "CPU", cfg)
-    enc_req, dec_req = enc.create_infer_request(), dec.create_infer_request()
-    emb_in, box_in = dec.inputs[0], dec.inputs[1]
+    state: dict = {}
+
+    def request(part: str):
+        if part not in state:
+            model, _how = futures[part].result()
+            state[part] = (model.create_infer_request(), model.inputs)
+            if part == "encoder":
+                print(f"first encoder call {process_age_s():.2f} s after process start "
+                      f"(epoch {time.time():.3f})", file=sys.stderr, flush=True)
+        return state[part]
 
     def encode(x: np.ndarray) -> np.ndarray:
-        enc_req.infer([x])
-        return enc_req.get_output_tensor(0).data.copy()
+        req, _ = request("encoder")
+        req.infer([x])
+        return req.get_output_tensor(0).data.copy()
 
     def decode(emb: np.ndarray, box: np.ndarray) -> np.ndarray:
-        dec_req.infer({emb_in: emb, box_in: box})
-        return dec_req.get_output_tensor(0).data.copy()
+        req, (emb_in, box_in) = request("decoder")
+        req.infer({emb_in: emb, box_in: box})
+        return req.get_output_tensor(0).data.copy()
 
     return SamBoxPredictor(encode, decode, card, cache_embeddings=True)
 
@@ -53,8 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--inputs", default="/workspace/inputs")
     p.add_argument("--outputs", default="/workspace/outputs")
     p.add_argument("--model", default=os.environ.get("MODEL_DIR", str(Path(__file__).parent / "model")))
+    p.add_argument("--precompile", action="store_true",
+                   help="compile the models for this CPU into MODEL/compiled/ and exit (image build)")
     args = p.parse_args(argv)
     threads = cpu_limit()
+    if args.precompile:
+        from ov_models import precompile
+
+        precompile(Path(args.model), threads)
+        return 0
     try:
         predictor = load_predictor(Path(args.model), threads)
     except Exception as exc:  # noqa: BLE001 - one clear line, no traceback

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BUILD = Path(__file__).resolve().parents[2] / "reference_submissions" / "build.py"
 
 
@@ -50,3 +52,30 @@ def test_export_key_depends_on_checkpoint_and_code():
     assert b.CKPT_SHA256.startswith("79d8c9dc")
     if "efficientvit-sam" in b.EXPORTERS and b.EXPORTERS["efficientvit-sam"].exists():
         assert b.export_key("efficientvit-sam") != k
+
+
+def test_int8_image_is_ranked_and_keyed_on_the_fp32_export():
+    b = _build_module()
+    spec = b.IMAGES["litemedsam-openvino-int8"]
+    assert spec.leaderboard and spec.model == "litemedsam-int8"
+    assert "encoder_int8.xml" in spec.model_files and "encoder.xml" not in spec.model_files
+    assert b.export_key("litemedsam-int8") not in (b.export_key("litemedsam"),)
+    assert ["nncf==3.4.0"] in b.EXPORT_REQUIREMENTS
+
+
+def test_efficientvit_checkpoint_changes_the_key_and_joins_the_leaderboard(tmp_path):
+    b = _build_module()
+    if "efficientvit-sam-openvino" not in b.IMAGES:
+        return
+    random_key = b.export_key("efficientvit-sam")
+    assert not b.IMAGES["efficientvit-sam-openvino"].leaderboard
+    ckpt = tmp_path / "evit.pt"
+    ckpt.write_bytes(b"weights-1")
+    b.use_efficientvit_checkpoint(ckpt, "l1")
+    k1 = b.export_key("efficientvit-sam")
+    assert k1 != random_key and b.IMAGES["efficientvit-sam-openvino"].leaderboard
+    assert b.exporter_args("efficientvit-sam") == ["--weights", ckpt.resolve(), "--variant", "l1"]
+    ckpt.write_bytes(b"weights-2")
+    assert b.export_key("efficientvit-sam") != k1
+    with pytest.raises(SystemExit, match="no such file"):
+        b.use_efficientvit_checkpoint(tmp_path / "missing.pt")
