@@ -69,8 +69,10 @@ class ImageSpec:
 
 IR_FILES = ("encoder.xml", "encoder.bin", "decoder.xml", "decoder.bin", "model_card.json",
             "export_meta.json")
+POINT_IR_FILES = ("decoder_points.xml", "decoder_points.bin")  # interactive (click) decoder
 IMAGES: dict[str, ImageSpec] = {s.name: s for s in [
-    ImageSpec("litemedsam-openvino", "litemedsam-openvino", "openvino", "litemedsam", IR_FILES,
+    ImageSpec("litemedsam-openvino", "litemedsam-openvino", "openvino", "litemedsam",
+              IR_FILES + POINT_IR_FILES,
               ("case_io.py", "sam_algo.py")),
     ImageSpec("litemedsam-pytorch", "litemedsam-pytorch", "torch", "litemedsam",
               ("encoder.ts", "decoder.ts", "model_card.json", "export_meta.json"),
