@@ -349,7 +349,7 @@ class SamBoxPredictor:
 
     def predict_interactive(self, vol: np.ndarray, boxes: list, fg: list, bg: list,
                             order: list, prev_pred: np.ndarray | None,
-                            agree: float = 0.9) -> np.ndarray:
+                            fade: float = 0.5) -> np.ndarray:
         """CVPR25 interactive prediction of one 3D case -> uint16 (D, H, W), labels 1..n.
 
         vol uint8 (D, H, W). Per class i (1-based, lists of equal length n): boxes[i-1]
@@ -358,9 +358,10 @@ class SamBoxPredictor:
         ``'fg'``/``'bg'``/None sequence whose last entry names this iteration's click.
         Without any click: the box iteration (classes without a box stay empty). With
         clicks: ``prev_pred`` (or zeros) corrected around each class's new click;
-        propagation from the corrected slice stops where the new mask has Dice >=
-        ``agree`` with the previous one, at the class's z range, or (no box) where
-        the object ends.
+        propagation from the corrected slice stops where the change against the
+        previous prediction falls below ``fade`` times the change on the clicked
+        slice (the correction has faded out), at the class's z range, or (no box)
+        where the object ends.
         """
         d = vol.shape[0]
         hw = vol.shape[1:]
@@ -402,6 +403,7 @@ class SamBoxPredictor:
                 box_z = scale_box(np.array(cb.box), hw, s) if cb is not None else None
             cur = self._refine_slice(emb, new_hw, hw, old[z], box_z, f, b, (kind, np.array([y, x])))
             _write(segs, z, idx, cur)
+            change = int((cur ^ old[z]).sum())
             for step in (1, -1):
                 prev_m = cur
                 zz = z + step
@@ -413,7 +415,7 @@ class SamBoxPredictor:
                     m, _ = self._prompt_mask(emb, new_hw, hw, self._mask_box(prev_m), pts, labels)
                     if cb is None and (not (m & prev_m).any() or m.sum() > 3 * prev_m.sum()):
                         break  # no box: the object ended (or SAM leaked)
-                    if _dice(m, old[zz]) >= agree:
+                    if (m ^ old[zz]).sum() < fade * change:
                         break
                     _write(segs, zz, idx, m)
                     prev_m = m
@@ -422,12 +424,6 @@ class SamBoxPredictor:
 
     def predict(self, imgs: np.ndarray, boxes: np.ndarray, dim: int) -> np.ndarray:
         return self.predict_2d(imgs, boxes) if dim == 2 else self.predict_3d(imgs, boxes)
-
-
-def _dice(a: np.ndarray, b: np.ndarray) -> float:
-    """Dice of two boolean masks; 1.0 when both are empty."""
-    n = int(a.sum()) + int(b.sum())
-    return 1.0 if n == 0 else 2.0 * int(np.logical_and(a, b).sum()) / n
 
 
 def _write(segs: np.ndarray, z: int, idx: int, mask: np.ndarray) -> None:
