@@ -163,6 +163,8 @@ class SamBoxPredictor:
                  max_cache_bytes: int = 3 << 30, decode_points: DecodePoints | None = None):
         self.encode, self.decode, self.card = encode, decode, card
         self.decode_points = decode_points
+        self.click_fade = 0.5       # see predict_interactive
+        self.click_select = "iou"   # see _refine_slice: "iou" or "change"
         self.cache_embeddings = cache_embeddings
         self.upsample = upsample
         self.max_cache_bytes = max_cache_bytes
@@ -302,7 +304,7 @@ class SamBoxPredictor:
         enlarged to hold the fg clicks, with and without the clicks; for a fg click
         without a box, boxes of three sizes centred on it. The chosen candidate
         honours the new click and most other clicks, then has the highest predicted
-        IoU. When no candidate honours the new click, the previous mask is edited
+        IoU (``click_select="iou"``) or changes the previous mask least (``"change"``). When no candidate honours the new click, the previous mask is edited
         locally: a fg click adds a disk, a bg click removes the mask's connected
         component under it (or a disk, when that component is the mask's largest).
         """
@@ -340,7 +342,7 @@ class SamBoxPredictor:
             if bool(mask[ny, nx]) != want:
                 continue
             ok = sum(bool(mask[y, x]) for y, x in fg) + sum(not mask[y, x] for y, x in bg)
-            key = (ok, iou)
+            key = (ok, iou if self.click_select == "iou" else -int((mask ^ old).sum()))
             if best_key is None or key > best_key:
                 best, best_key = mask, key
         if best is not None:
@@ -348,8 +350,7 @@ class SamBoxPredictor:
         return _local_edit(old, kind, int(ny), int(nx), self.card.bbox_shift)
 
     def predict_interactive(self, vol: np.ndarray, boxes: list, fg: list, bg: list,
-                            order: list, prev_pred: np.ndarray | None,
-                            fade: float = 0.5) -> np.ndarray:
+                            order: list, prev_pred: np.ndarray | None) -> np.ndarray:
         """CVPR25 interactive prediction of one 3D case -> uint16 (D, H, W), labels 1..n.
 
         vol uint8 (D, H, W). Per class i (1-based, lists of equal length n): boxes[i-1]
@@ -359,7 +360,7 @@ class SamBoxPredictor:
         Without any click: the box iteration (classes without a box stay empty). With
         clicks: ``prev_pred`` (or zeros) corrected around each class's new click;
         propagation from the corrected slice stops where the change against the
-        previous prediction falls below ``fade`` times the change on the clicked
+        previous prediction falls below ``click_fade`` times the change on the clicked
         slice (the correction has faded out), at the class's z range, or (no box)
         where the object ends.
         """
@@ -415,7 +416,7 @@ class SamBoxPredictor:
                     m, _ = self._prompt_mask(emb, new_hw, hw, self._mask_box(prev_m), pts, labels)
                     if cb is None and (not (m & prev_m).any() or m.sum() > 3 * prev_m.sum()):
                         break  # no box: the object ended (or SAM leaked)
-                    if (m ^ old[zz]).sum() < fade * change:
+                    if (m ^ old[zz]).sum() < self.click_fade * change:
                         break
                     _write(segs, zz, idx, m)
                     prev_m = m
