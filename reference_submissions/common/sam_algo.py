@@ -403,23 +403,39 @@ class SamBoxPredictor:
             else:
                 box_z = scale_box(np.array(cb.box), hw, s) if cb is not None else None
             cur = self._refine_slice(emb, new_hw, hw, old[z], box_z, f, b, (kind, np.array([y, x])))
-            _write(segs, z, idx, cur)
-            change = int((cur ^ old[z]).sum())
+            seed = np.zeros(hw, bool)
+            seed[y, x] = True
+            # a fg correction takes no pixels from other classes, except the connected
+            # piece under the click itself (the click says it is this class)
+            other = (segs != idx) & (segs != 0)
+            flip = _flip_region(old[z], cur & ~other[z], kind, seed)
+            if kind == "fg" and other[z][y, x]:
+                flip |= _flip_region(old[z], cur & other[z], kind, seed)
+            if kind == "bg" and 2 * flip.sum() > old[z].sum():
+                # SAM would erase most of the slice's object: remove only the part under the
+                # click (its component when it is not the largest, else a small disk)
+                flip = old[z] & ~_local_edit(old[z], kind, y, x, self.card.bbox_shift)
+            new_z = old[z] | flip if kind == "fg" else old[z] & ~flip
+            _write(segs, z, idx, new_z)
             for step in (1, -1):
-                prev_m = cur
+                prev_m, prev_flip = new_z, flip
                 zz = z + step
-                while z_lo <= zz <= z_hi and prev_m.any():
+                while z_lo <= zz <= z_hi and prev_flip.any():
+                    ref = prev_m if prev_m.any() else old[zz]
+                    if not ref.any():
+                        break
                     emb, new_hw = embed(zz)
                     f, b = slice_clicks(zz)
                     pts = np.concatenate([self._to_p(f, hw), self._to_p(b, hw)])
                     labels = np.concatenate([np.ones(len(f)), np.zeros(len(b))])
-                    m, _ = self._prompt_mask(emb, new_hw, hw, self._mask_box(prev_m), pts, labels)
-                    if cb is None and (not (m & prev_m).any() or m.sum() > 3 * prev_m.sum()):
-                        break  # no box: the object ended (or SAM leaked)
-                    if (m ^ old[zz]).sum() < self.click_fade * change:
-                        break
-                    _write(segs, zz, idx, m)
-                    prev_m = m
+                    m, _ = self._prompt_mask(emb, new_hw, hw, self._mask_box(ref), pts, labels)
+                    fl = _flip_region(old[zz], m & ~other[zz], kind, prev_flip)
+                    if not fl.any() or fl.sum() > 3 * prev_flip.sum() + 64 or (
+                            kind == "bg" and 2 * fl.sum() > old[zz].sum()):
+                        break  # the error region ended (or SAM leaked, or would erase the object)
+                    new_zz = old[zz] | fl if kind == "fg" else old[zz] & ~fl
+                    _write(segs, zz, idx, new_zz)
+                    prev_m, prev_flip = new_zz, fl
                     zz += step
         return segs
 
@@ -432,6 +448,18 @@ def _write(segs: np.ndarray, z: int, idx: int, mask: np.ndarray) -> None:
     sl = segs[z]
     sl[(sl == idx) & ~mask] = 0
     sl[mask] = idx
+
+
+def _flip_region(old: np.ndarray, new: np.ndarray, kind: str, seed: np.ndarray) -> np.ndarray:
+    """The part of a correction to apply: for a fg click the pixels ``new`` adds to
+    ``old``, for a bg click those it removes, restricted to the 8-connected
+    components that touch ``seed`` (the click, or the previous slice's flip)."""
+    cand = (new & ~old) if kind == "fg" else (old & ~new)
+    if not cand.any():
+        return cand
+    _, lab = cv2.connectedComponents(cand.astype(np.uint8), connectivity=8)
+    ids = np.unique(lab[seed & cand])
+    return np.isin(lab, ids[ids > 0])
 
 
 def _local_edit(old: np.ndarray, kind: str, y: int, x: int, radius: int) -> np.ndarray:
