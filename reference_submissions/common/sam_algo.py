@@ -30,11 +30,12 @@ Interactive (CVPR25, :meth:`SamBoxPredictor.predict_interactive`): the box
 iteration runs the box propagation above from each class's ``z_mid`` box over
 ``z_min..z_max``. A click iteration starts from ``prev_pred`` and, per class
 with a new click, re-segments the click's slice from SAM prompts (box + that
-slice's fg/bg clicks, see :meth:`SamBoxPredictor._refine_slice`), then
-propagates the corrected mask to the neighbouring slices like the box
-propagation, stopping where the new mask agrees with the previous prediction
-(or, for a class without a box, where the object ends). Slices the correction
-does not reach keep ``prev_pred``. It needs a third network callable,
+slice's fg/bg clicks, see :meth:`SamBoxPredictor._refine_slice`) and applies
+only the connected part of the change under the click (a fg click adds, a bg
+click removes); then it propagates slice by slice like the box propagation
+(box of the corrected neighbour mask), applying on each slice the part of the
+change connected to the previous slice's, until there is none. Slices the
+correction does not reach keep ``prev_pred``. It needs a third network callable,
 ``decode_points(emb, coords, labels)``: coords float32 ``(1, K, 2)`` ``(x, y)``
 in P-space, labels float32 ``(1, K)`` (1 fg, 0 bg, 2/3 box corners) ->
 (low-res logits ``(1, 1, L, L)``, predicted IoU).
@@ -163,7 +164,6 @@ class SamBoxPredictor:
                  max_cache_bytes: int = 3 << 30, decode_points: DecodePoints | None = None):
         self.encode, self.decode, self.card = encode, decode, card
         self.decode_points = decode_points
-        self.click_fade = 0.5       # see predict_interactive
         self.click_select = "iou"   # see _refine_slice: "iou" or "change"
         self.cache_embeddings = cache_embeddings
         self.upsample = upsample
@@ -358,11 +358,16 @@ class SamBoxPredictor:
         (k, 3) ``[z, y, x]`` clicks in the order given; order[i-1] the
         ``'fg'``/``'bg'``/None sequence whose last entry names this iteration's click.
         Without any click: the box iteration (classes without a box stay empty). With
-        clicks: ``prev_pred`` (or zeros) corrected around each class's new click;
-        propagation from the corrected slice stops where the change against the
-        previous prediction falls below ``click_fade`` times the change on the clicked
-        slice (the correction has faded out), at the class's z range, or (no box)
-        where the object ends.
+        clicks: ``prev_pred`` (or zeros) corrected around each class's new click. On
+        the click's slice the applied change is the 8-connected part of SAM's change
+        (additions for fg, removals for bg) under the click; a fg change takes no
+        other class's pixels except the piece under the click; a bg change that
+        would remove more than half of the slice's mask falls back to a local edit.
+        Propagation applies, per neighbouring slice, the part of the change connected
+        to the previous slice's; it stops where there is none, at the class's z
+        range, when the change grows more than 3x (+64 px), when a bg change would
+        remove more than half of the slice's mask or a fg change (class with a box)
+        more than double it; on the click's slice those two fall back to a local edit.
         """
         d = vol.shape[0]
         hw = vol.shape[1:]
@@ -411,6 +416,9 @@ class SamBoxPredictor:
             flip = _flip_region(old[z], cur & ~other[z], kind, seed)
             if kind == "fg" and other[z][y, x]:
                 flip |= _flip_region(old[z], cur & other[z], kind, seed)
+            if kind == "fg" and cb is not None and old[z].any() and flip.sum() > old[z].sum():
+                # SAM would more than double the slice's object: likely a leak, add a disk
+                flip = _local_edit(old[z], kind, y, x, self.card.bbox_shift) & ~old[z]
             if kind == "bg" and 2 * flip.sum() > old[z].sum():
                 # SAM would erase most of the slice's object: remove only the part under the
                 # click (its component when it is not the largest, else a small disk)
@@ -431,7 +439,9 @@ class SamBoxPredictor:
                     m, _ = self._prompt_mask(emb, new_hw, hw, self._mask_box(ref), pts, labels)
                     fl = _flip_region(old[zz], m & ~other[zz], kind, prev_flip)
                     if not fl.any() or fl.sum() > 3 * prev_flip.sum() + 64 or (
-                            kind == "bg" and 2 * fl.sum() > old[zz].sum()):
+                            kind == "bg" and 2 * fl.sum() > old[zz].sum()) or (
+                            kind == "fg" and cb is not None and old[zz].any()
+                            and fl.sum() > old[zz].sum()):
                         break  # the error region ended (or SAM leaked, or would erase the object)
                     new_zz = old[zz] | fl if kind == "fg" else old[zz] & ~fl
                     _write(segs, zz, idx, new_zz)

@@ -110,7 +110,7 @@ def test_fg_click_adds_the_missed_region_and_untouched_slices_keep_prev_pred():
         assert (segs[z] == prev[z]).all(), z
 
 
-def test_bg_click_removes_a_false_positive_and_propagation_stops_where_it_agrees():
+def test_bg_click_removes_a_false_positive_and_propagation_stops_where_it_ends():
     vol = blob_volume()
     cb = ClassBox(z_min=0, z_max=8, z_mid=4, box=(60, 100, 99, 139))
     prev = np.zeros(vol.shape, np.uint16)
@@ -120,7 +120,7 @@ def test_bg_click_removes_a_false_positive_and_propagation_stops_where_it_agrees
     segs = run(predictor(calls), vol, [cb], bg=[[[4, 118, 158]]], order=[("bg",)], prev=prev)
     assert segs[4, 118, 158] == 0 and not segs[3:6, 110:126, 150:166].any()
     assert (segs[:, 100:140, 60:100] == 1).all()
-    # slices 2 and 6 already agreed with the propagated mask: 0,1,7,8 never needed
+    # slices 2 and 6 hold no false positive: the correction ends there, 0,1,7,8 never needed
     assert len(calls) <= 5
 
 
