@@ -358,7 +358,7 @@ class SamBoxPredictor:
         (k, 3) ``[z, y, x]`` clicks in the order given; order[i-1] the
         ``'fg'``/``'bg'``/None sequence whose last entry names this iteration's click.
         Without any click: the box iteration (classes without a box stay empty). With
-        clicks: ``prev_pred`` (or zeros) corrected around each class's new click. On
+        clicks: ``prev_pred`` (when absent: the box iteration's result) corrected around each class's new click. On
         the click's slice the applied change is the 8-connected part of SAM's change
         (additions for fg, removals for bg) under the click; a fg change takes no
         other class's pixels except the piece under the click; a bg change that
@@ -373,17 +373,20 @@ class SamBoxPredictor:
         hw = vol.shape[1:]
         s = self.card.prompt_size
         embed = self._slice_embedder(vol)
-        if not any(len(f) or len(b) for f, b in zip(fg, bg)) or self.decode_points is None:
-            if prev_pred is not None and any(len(f) or len(b) for f, b in zip(fg, bg)):
-                return prev_pred.astype(np.uint16)  # no point decoder: keep what we had
+        clicked = any(len(f) or len(b) for f, b in zip(fg, bg))
+        if prev_pred is not None and clicked and self.decode_points is None:
+            return prev_pred.astype(np.uint16)  # no point decoder: keep what we had
+        if prev_pred is None or not clicked:
+            # the box iteration (also the start of a click iteration without prev_pred)
             segs = np.zeros(vol.shape, dtype=np.uint16)
             for idx, cb in enumerate(boxes, start=1):
                 if cb is not None:
                     self._track_box(embed, segs, idx, np.array(cb.box), cb.z_min, cb.z_max,
                                     cb.z_mid)
-            return segs
-        segs = (prev_pred.astype(np.uint16) if prev_pred is not None
-                else np.zeros(vol.shape, dtype=np.uint16))
+            if not clicked or self.decode_points is None:
+                return segs
+        else:
+            segs = prev_pred.astype(np.uint16)
         for idx in range(1, len(boxes) + 1):
             seq = order[idx - 1]
             kind = seq[-1] if len(seq) else None

@@ -145,3 +145,12 @@ def test_class_without_a_new_click_is_left_alone_and_fallback_honours_the_click(
                order=[("fg",), ("fg", None)], prev=prev)
     assert (segs[:, 10:20, 10:20] == 2).all()
     assert segs[4, 50, 200] == 1  # the local fallback: a small disk at the click
+
+
+def test_click_without_prev_pred_starts_from_the_box_iteration():
+    vol = blob_volume()
+    cb = ClassBox(z_min=0, z_max=8, z_mid=4, box=(60, 100, 99, 139))
+    calls = []
+    segs = run(predictor(calls), vol, [cb], fg=[[[4, 118, 158]]], order=[("fg",)], prev=None)
+    assert (segs[:, 100:140, 60:100] == 1).all() and segs[4, 118, 158] == 1
+    assert len(calls) == 9  # the box iteration's slices, each encoded once
