@@ -71,9 +71,11 @@ class ImageSpec:
 
 IR_FILES = ("encoder.xml", "encoder.bin", "decoder.xml", "decoder.bin", "model_card.json",
             "export_meta.json")
+POINT_IR_FILES = ("decoder_points.xml", "decoder_points.bin")  # interactive (click) decoder
 INT8_FILES = ("encoder_int8.xml", "encoder_int8.bin") + IR_FILES[2:]
 IMAGES: dict[str, ImageSpec] = {s.name: s for s in [
-    ImageSpec("litemedsam-openvino", "litemedsam-openvino", "openvino", "litemedsam", IR_FILES,
+    ImageSpec("litemedsam-openvino", "litemedsam-openvino", "openvino", "litemedsam",
+              IR_FILES + POINT_IR_FILES,
               ("case_io.py", "sam_algo.py")),
     ImageSpec("litemedsam-openvino-int8", "litemedsam-openvino", "openvino", "litemedsam-int8",
               INT8_FILES, ("case_io.py", "sam_algo.py")),

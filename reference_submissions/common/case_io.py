@@ -10,6 +10,17 @@ with ``3D``. The output ``/workspace/outputs/<case>.npz`` holds ``segs``: a
 uint16 label map of the image's spatial shape, label i = box i (1-based), later
 boxes overwrite earlier ones.
 
+CVPR25 interactive track (3D only, any file name): ``boxes`` is optional and,
+when present, a pickled object array holding one dict per class
+(``z_min, z_max, z_mid, z_mid_x_min, z_mid_y_min, z_mid_x_max, z_mid_y_max``);
+from the second iteration on the file also holds ``clicks`` (per class
+``{'fg': [[z, y, x], ...], 'bg': [...]}``, accumulated), ``clicks_order`` (per
+class ``'fg'``/``'bg'``/``None`` per iteration) and ``prev_pred`` (the previous
+output, uint8). A file is read as interactive when it holds any of those keys or
+its ``boxes`` are pickled (never a file named ``2D...``); :attr:`Case.interactive` then holds the prompts. The
+pickled members are read by a restricted unpickler (numpy arrays and scalars,
+lists, dicts, str, numbers, None; any other class is refused).
+
 Bad input raises :class:`CaseError` whose message names the file, the key, what
 was expected and what was found; :func:`run_folder` turns it into one line on
 stderr and a non-zero exit status, never a traceback.
@@ -17,10 +28,13 @@ stderr and a non-zero exit status, never a traceback.
 
 from __future__ import annotations
 
+import io
 import math
 import os
+import pickle
 import sys
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +42,10 @@ from pathlib import Path
 import numpy as np
 
 MAX_INPUT_BYTES = 2_000_000_000
+MAX_CLASSES = 1000           # interactive: classes per case
+MAX_CLICKS = 10_000          # interactive: clicks per class
+MAX_PICKLE_BYTES = 50_000_000  # interactive: one pickled member (boxes, clicks, clicks_order)
+INTERACTIVE_KEYS = ("clicks", "clicks_order", "prev_pred")
 
 
 class CaseError(ValueError):
@@ -35,25 +53,230 @@ class CaseError(ValueError):
 
 
 @dataclass(frozen=True)
+class ClassBox:
+    """A CVPR25 per-class box: the 2D box ``[x_min, y_min, x_max, y_max]`` (pixels,
+    inclusive) on slice ``z_mid`` and the class's slice range ``z_min..z_max``."""
+
+    z_min: int
+    z_max: int
+    z_mid: int
+    box: tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class Interactive:
+    """The CVPR25 interactive prompts of one case, classes 1..n in order.
+
+    boxes: per class a :class:`ClassBox` or None (no ``boxes`` key, or a class
+    without a box). fg/bg: per class int64 ``(k, 3)`` ``[z, y, x]`` voxel indices
+    (k may be 0), in the order given. order: per class the ``'fg'``/``'bg'``/None
+    entries of ``clicks_order`` (the last one is this iteration's click).
+    prev_pred: the previous prediction, same shape as ``imgs`` (uint16), or None.
+    """
+
+    boxes: tuple[ClassBox | None, ...]
+    fg: tuple[np.ndarray, ...]
+    bg: tuple[np.ndarray, ...]
+    order: tuple[tuple[str | None, ...], ...]
+    prev_pred: np.ndarray | None
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.boxes)
+
+
+@dataclass(frozen=True)
 class Case:
     """One loaded, checked input case.
 
     imgs: uint8, ``(H, W, 3)`` in 2D (grey images are repeated to 3 channels),
-    ``(D, H, W)`` in 3D. boxes: int64 ``(N, 4)`` in 2D, ``(N, 6)`` in 3D.
+    ``(D, H, W)`` in 3D. boxes: int64 ``(N, 4)`` in 2D, ``(N, 6)`` in 3D; for an
+    interactive (CVPR25) case ``(0, 6)`` and the prompts are in ``interactive``.
     """
 
     name: str
     dim: int
     imgs: np.ndarray
     boxes: np.ndarray
+    interactive: Interactive | None = None
 
 
 def _fail(path: Path, key: str, expected: str, found: str) -> CaseError:
     return CaseError(f"{path.name}: key '{key}': expected {expected}, found {found}")
 
 
+class _PromptUnpickler(pickle.Unpickler):
+    """Admits only what numpy object arrays of lists/dicts/str/numbers need."""
+
+    ALLOWED = {(m, n) for m in ("numpy.core.multiarray", "numpy._core.multiarray")
+               for n in ("_reconstruct", "scalar")} | {("numpy", "ndarray"), ("numpy", "dtype")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}")
+
+
+def _read_pickled(path: Path, key: str) -> np.ndarray:
+    """Read npz member ``key`` (an object array) with the restricted unpickler."""
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(f"{key}.npy")
+        if info.file_size > MAX_PICKLE_BYTES:
+            raise _fail(path, key, f"at most {MAX_PICKLE_BYTES} bytes", f"{info.file_size} bytes")
+        with zf.open(info) as fp:
+            raw = io.BytesIO(fp.read())
+    version = np.lib.format.read_magic(raw)
+    if version == (1, 0):
+        np.lib.format.read_array_header_1_0(raw)
+    elif version == (2, 0):
+        np.lib.format.read_array_header_2_0(raw)
+    else:
+        raise _fail(path, key, ".npy format 1.0 or 2.0", f"version {version}")
+    try:
+        obj = _PromptUnpickler(raw).load()
+    except Exception as exc:  # noqa: BLE001 - a refused class or a broken pickle
+        raise _fail(path, key, "a pickled array of lists/dicts/numbers/str",
+                    f"{type(exc).__name__}: {exc}") from None
+    if not isinstance(obj, np.ndarray):
+        raise _fail(path, key, "an array", type(obj).__name__)
+    return obj
+
+
+def _int(v, path: Path, key: str, what: str) -> int:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer, float, np.floating)):
+        raise _fail(path, key, f"{what}: an integer", repr(v)[:80])
+    if not math.isfinite(float(v)) or float(v) != int(v):
+        raise _fail(path, key, f"{what}: an integer", repr(v)[:80])
+    return int(v)
+
+
+def _class_boxes(raw: np.ndarray, path: Path, shape: tuple[int, int, int]) -> list[ClassBox | None]:
+    items = raw.tolist() if isinstance(raw, np.ndarray) else raw
+    if isinstance(items, dict):
+        items = [items]
+    if not isinstance(items, list) or len(items) > MAX_CLASSES:
+        raise _fail(path, "boxes", f"a list of at most {MAX_CLASSES} per-class dicts",
+                    type(items).__name__)
+    d, h, w = shape
+    out: list[ClassBox | None] = []
+    for i, b in enumerate(items, start=1):
+        if b is None:
+            out.append(None)
+            continue
+        if not isinstance(b, dict):
+            raise _fail(path, "boxes", f"class {i}: a dict", type(b).__name__)
+        v = {}
+        for k in ("z_min", "z_max", "z_mid", "z_mid_x_min", "z_mid_y_min", "z_mid_x_max",
+                  "z_mid_y_max"):
+            if k not in b:
+                raise _fail(path, "boxes", f"class {i}: key '{k}'", f"keys {sorted(map(str, b))}")
+            v[k] = _int(b[k], path, "boxes", f"class {i} {k}")
+        x0, y0, x1, y1 = v["z_mid_x_min"], v["z_mid_y_min"], v["z_mid_x_max"], v["z_mid_y_max"]
+        if not (0 <= v["z_min"] <= v["z_mid"] <= v["z_max"] < d and 0 <= x0 <= x1 <= w
+                and 0 <= y0 <= y1 <= h):
+            raise _fail(path, "boxes", f"class {i}: 0 <= z_min <= z_mid <= z_max < {d}, "
+                        f"0 <= x_min <= x_max <= {w}, 0 <= y_min <= y_max <= {h}", str(v))
+        out.append(ClassBox(v["z_min"], v["z_max"], v["z_mid"], (x0, y0, x1, y1)))
+    return out
+
+
+def _class_clicks(raw: np.ndarray, path: Path, shape: tuple[int, int, int]
+                  ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    items = raw.tolist() if isinstance(raw, np.ndarray) else raw
+    if isinstance(items, dict):
+        items = [items]
+    if not isinstance(items, list) or len(items) > MAX_CLASSES:
+        raise _fail(path, "clicks", f"a list of at most {MAX_CLASSES} per-class dicts",
+                    type(items).__name__)
+    fgs, bgs = [], []
+    for i, c in enumerate(items, start=1):
+        if not isinstance(c, dict):
+            raise _fail(path, "clicks", f"class {i}: a dict {{'fg': [...], 'bg': [...]}}",
+                        type(c).__name__)
+        pair = []
+        for kind in ("fg", "bg"):
+            pts = c.get(kind, [])
+            pts = pts.tolist() if isinstance(pts, np.ndarray) else pts
+            if not isinstance(pts, (list, tuple)) or len(pts) > MAX_CLICKS:
+                raise _fail(path, "clicks", f"class {i} '{kind}': at most {MAX_CLICKS} [z, y, x]",
+                            type(pts).__name__)
+            arr = np.zeros((len(pts), 3), np.int64)
+            for j, p in enumerate(pts):
+                p = p.tolist() if isinstance(p, np.ndarray) else p
+                if not isinstance(p, (list, tuple)) or len(p) != 3:
+                    raise _fail(path, "clicks", f"class {i} '{kind}': [z, y, x] points",
+                                repr(p)[:80])
+                arr[j] = [_int(q, path, "clicks", f"class {i} '{kind}' coordinate") for q in p]
+            if len(arr) and (arr.min() < 0 or np.any(arr.max(axis=0) >= np.array(shape))):
+                raise _fail(path, "clicks", f"class {i} '{kind}': points inside the image "
+                            f"{tuple(shape)}", str(arr.tolist())[:120])
+            pair.append(arr)
+        fgs.append(pair[0])
+        bgs.append(pair[1])
+    return fgs, bgs
+
+
+def _clicks_order(raw: np.ndarray, path: Path) -> list[tuple[str | None, ...]]:
+    items = raw.tolist() if isinstance(raw, np.ndarray) else raw
+    if not isinstance(items, list) or len(items) > MAX_CLASSES:
+        raise _fail(path, "clicks_order", "a list per class", type(items).__name__)
+    out = []
+    for i, seq in enumerate(items, start=1):
+        if not isinstance(seq, (list, tuple)) or len(seq) > MAX_CLICKS or any(
+                v not in ("fg", "bg", None) for v in seq):
+            raise _fail(path, "clicks_order", f"class {i}: a list of 'fg'/'bg'/None",
+                        repr(seq)[:80])
+        out.append(tuple(seq))
+    return out
+
+
+def _load_interactive(path: Path, npz, imgs: np.ndarray, pickled: set[str]) -> Interactive:
+    """Parse the CVPR25 prompt keys of an already opened npz (``pickled``: object members)."""
+    if imgs.ndim != 3:
+        raise _fail(path, "imgs", "shape (D, H, W) for an interactive (3D) case",
+                    f"shape {imgs.shape}")
+    shape = tuple(int(v) for v in imgs.shape)
+
+    def member(key: str) -> np.ndarray:
+        return _read_pickled(path, key) if key in pickled else npz[key]
+
+    keys = set(npz.files)
+    boxes = _class_boxes(member("boxes"), path, shape) if "boxes" in keys else None
+    if "clicks" in keys:
+        fg, bg = _class_clicks(member("clicks"), path, shape)
+    else:
+        fg = bg = None
+    order = _clicks_order(member("clicks_order"), path) if "clicks_order" in keys else None
+    n = max(len(x) for x in (boxes, fg, order) if x is not None) if any(
+        x is not None for x in (boxes, fg, order)) else 0
+    for key, x in (("boxes", boxes), ("clicks", fg), ("clicks_order", order)):
+        if x is not None and len(x) != n:
+            raise _fail(path, key, f"one entry per class ({n} classes)", f"{len(x)} entries")
+    if n == 0:
+        raise _fail(path, "boxes", "at least one class (boxes or clicks)", "none")
+    prev = None
+    if "prev_pred" in keys:
+        if "prev_pred" in pickled:
+            raise _fail(path, "prev_pred", "a numeric array", "a pickled object array")
+        prev = npz["prev_pred"]
+        if prev.shape != imgs.shape or prev.dtype.kind not in "iub":
+            raise _fail(path, "prev_pred", f"an integer label map of shape {imgs.shape}",
+                        f"dtype {prev.dtype} shape {prev.shape}")
+        prev = np.where(prev.astype(np.int64) > n, 0, prev).astype(np.uint16)
+    empty = np.zeros((0, 3), np.int64)
+    return Interactive(
+        boxes=tuple(boxes if boxes is not None else [None] * n),
+        fg=tuple(fg if fg is not None else [empty] * n),
+        bg=tuple(bg if bg is not None else [empty] * n),
+        order=tuple(order if order is not None else [()] * n),
+        prev_pred=prev)
+
+
 def load_case(path: str | Path) -> Case:
     """Load and check one input ``.npz`` (no pickle, regular file, bounded size).
+
+    A CVPR25 interactive file (see the module docstring) is read with its
+    pickled members through a restricted unpickler and is always 3D.
 
     Raises CaseError for: unreadable file, missing ``imgs``/``boxes``, wrong
     dtype or shape, values outside 0..255, an empty box list, a box with the
@@ -67,14 +290,24 @@ def load_case(path: str | Path) -> Case:
     if size > MAX_INPUT_BYTES:
         raise CaseError(f"{path.name}: file is {size} bytes, more than {MAX_INPUT_BYTES}")
     dim = 3 if path.name.startswith("3D") else 2
+    interactive = None
     try:
         with np.load(path, allow_pickle=False) as npz:
             keys = set(npz.files)
-            for key in ("imgs", "boxes"):
+            pickled = {k for k in ("boxes", *INTERACTIVE_KEYS) if k in keys and _is_pickled(npz, k)}
+            # CVPR25 interactive cases are 3D; a "2D..." file is always read the CVPR24 way
+            is_interactive = not path.name.startswith("2D") and (
+                bool(pickled) or any(k in keys for k in INTERACTIVE_KEYS))
+            for key in ("imgs",) if is_interactive else ("imgs", "boxes"):
                 if key not in keys:
                     raise _fail(path, key, "an array", f"no such key (keys: {sorted(keys)})")
             imgs = npz["imgs"]
-            boxes = npz["boxes"]
+            if is_interactive:
+                dim = 3
+                interactive = _load_interactive(path, npz, imgs, pickled)
+                boxes = np.zeros((0, 6), np.int64)
+            else:
+                boxes = npz["boxes"]
     except CaseError:
         raise
     except Exception as exc:  # noqa: BLE001 - zip/npy format errors, pickled arrays
@@ -100,6 +333,8 @@ def load_case(path: str | Path) -> Case:
     if min(spatial) < 1:
         raise _fail(path, "imgs", "a non-empty image", f"shape {imgs.shape}")
 
+    if interactive is not None:
+        return Case(name=path.stem, dim=3, imgs=imgs, boxes=boxes, interactive=interactive)
     ncoord = 4 if dim == 2 else 6
     if boxes.dtype.kind not in "iuf":
         raise _fail(path, "boxes", "integer coordinates", f"dtype {boxes.dtype}")
@@ -134,6 +369,19 @@ def load_case(path: str | Path) -> Case:
                             f"box {i} inside the image ({ax} in 0..{limits[ax]}, image shape "
                             f"{tuple(imgs.shape)})", f"{list(box)}")
     return Case(name=path.stem, dim=dim, imgs=imgs, boxes=boxes)
+
+
+def _is_pickled(npz, key: str) -> bool:
+    """True when npz member ``key`` is an object (pickled) array; reads only its header."""
+    with npz.zip.open(f"{key}.npy") as fp:
+        version = np.lib.format.read_magic(fp)
+        if version == (1, 0):
+            _, _, dtype = np.lib.format.read_array_header_1_0(fp)
+        elif version == (2, 0):
+            _, _, dtype = np.lib.format.read_array_header_2_0(fp)
+        else:
+            return False
+    return bool(dtype.hasobject)
 
 
 def save_segs(path: str | Path, segs: np.ndarray) -> None:
@@ -206,5 +454,8 @@ def run_folder(predict: Callable[[Case], np.ndarray], inputs: str | Path = "/wor
             print(f"ERROR {path.name}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
             status = max(status, 1)
             continue
-        print(f"{path.name}: {len(case.boxes)} boxes, {time.perf_counter() - t0:.2f} s", flush=True)
+        what = (f"{case.interactive.n_classes} classes, "
+                f"{sum(len(f) + len(b) for f, b in zip(case.interactive.fg, case.interactive.bg))}"
+                " clicks" if case.interactive is not None else f"{len(case.boxes)} boxes")
+        print(f"{path.name}: {what}, {time.perf_counter() - t0:.2f} s", flush=True)
     return status

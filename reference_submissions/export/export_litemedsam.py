@@ -7,6 +7,10 @@ never in a runtime image. Writes into ``--out``:
 - ``decoder.xml/.bin``: ``embeddings`` [1,256,64,64], ``boxes`` f32 [1,1,4]
   (256-space) -> ``low_res_logits`` [1,1,256,256], ``iou`` [1,1]
   (prompt encoder, boxes only, + mask decoder, single mask; static shapes, FP32)
+- ``decoder_points.xml/.bin``: ``embeddings``, ``point_coords`` f32 [1,K,2],
+  ``point_labels`` f32 [1,K] (K dynamic; the runtime reshapes it per prompt) ->
+  ``low_res_logits``, ``iou``: the click-prompt decoder of the interactive track
+  (:class:`PointDecoder`, :func:`export_point_decoder`)
 - ``encoder.ts``/``decoder.ts``: TorchScript traces of the same two modules
   (for the PyTorch baseline image)
 - ``model_card.json`` (what the runtime image reads) and ``export_meta.json``
@@ -93,6 +97,92 @@ class Decoder(nn.Module):
         return low, iou
 
 
+class PointDecoder(nn.Module):
+    """Prompt encoder (points and box corners) + mask decoder (single mask).
+
+    Inputs: ``embeddings`` [1,256,64,64]; ``point_coords`` f32 [1,K,2] ``(x, y)``
+    in 256-space; ``point_labels`` f32 [1,K]: 1 foreground click, 0 background
+    click, 2/3 top-left/bottom-right box corner. Outputs as :class:`Decoder`.
+    K is dynamic in the IR; the runtime reshapes it to the static K of each
+    prompt (no padding slots).
+
+    The points are embedded as SAM's prompt encoder does (``+0.5`` pixel centre,
+    random-Fourier position encoding, one learnt embedding per label), so a box
+    given as corners 2/3 and nothing else equals :class:`Decoder`'s box prompt.
+    Measured on the demo CT phantom (LiteMedSAM was distilled with box prompts
+    only): SAM's padding slot (label -1, the "not a point" token) lowers the
+    box-prompt DSC from 0.94-0.995 to 0.33-0.87, hence no padding; a previous
+    mask given as ``mask_input`` (SAM's dense prompt) lowered it to 0.09-0.64,
+    hence no mask input.
+    """
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.prompt_encoder = net.prompt_encoder
+        self.mask_decoder = net.mask_decoder
+
+    def forward(self, embeddings: torch.Tensor, point_coords: torch.Tensor,
+                point_labels: torch.Tensor):
+        pe = self.prompt_encoder
+        coords = (point_coords + 0.5) / float(SIZE)
+        sparse = pe.pe_layer._pe_encoding(coords)
+        labels = point_labels.unsqueeze(-1)
+        for i in range(pe.num_point_embeddings):
+            sparse = sparse + pe.point_embeddings[i].weight * (labels == i).to(sparse.dtype)
+        dense = pe.no_mask_embed.weight.reshape(1, -1, 1, 1).expand(1, -1, 64, 64)
+        low, iou = self.mask_decoder(
+            image_embeddings=embeddings,
+            image_pe=pe.get_dense_pe(),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            multimask_output=False,
+        )
+        return low, iou
+
+
+def point_example_inputs() -> tuple[torch.Tensor, torch.Tensor]:
+    """A box as corners 2/3 plus one fg and one bg click (K = 4)."""
+    coords = torch.tensor([[[40.0, 60.0], [180.0, 200.0], [100.0, 120.0], [60.0, 70.0]]])
+    labels = torch.tensor([[2.0, 3.0, 1.0, 0.0]])
+    return coords, labels
+
+
+def export_point_decoder(net: nn.Module, emb: torch.Tensor, out: Path) -> dict:
+    """Write ``decoder_points.xml/.bin`` and check it against PyTorch.
+
+    Returns the measured agreement: OpenVINO vs PyTorch logits for K = 1, 2, 4
+    points (the IR reshaped to each static K, as the runtime does), and the
+    point decoder given only a box's corners vs the box decoder (same prompt).
+    """
+    pdec = PointDecoder(net).eval()
+    coords, labels = point_example_inputs()
+    with torch.no_grad():
+        ov_pdec = ov.convert_model(pdec, example_input=(emb, coords, labels),
+                                   input=[[1, 256, 64, 64], [1, -1, 2], [1, -1]])
+    name_ports(ov_pdec, ["embeddings", "point_coords", "point_labels"], ["low_res_logits", "iou"])
+    ov.save_model(ov_pdec, out / "decoder_points.xml", compress_to_fp16=False)
+    core = ov.Core()
+    diffs, agree = [], []
+    for k in (1, 2, 4):
+        model = core.read_model(out / "decoder_points.xml")
+        model.reshape({"embeddings": [1, 256, 64, 64], "point_coords": [1, k, 2],
+                       "point_labels": [1, k]})
+        d = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        c, lab = coords[:, -k:].contiguous(), labels[:, -k:].contiguous()
+        with torch.no_grad():
+            ref = pdec(emb, c, lab)[0].numpy()
+        got = d({"embeddings": emb.numpy(), "point_coords": c.numpy(),
+                 "point_labels": lab.numpy()})["low_res_logits"]
+        diffs.append(float(np.abs(got - ref).max()))
+        agree.append(float(((got > 0) == (ref > 0)).mean()))
+    with torch.no_grad():
+        corners = pdec(emb, coords[:, :2], labels[:, :2])[0]
+        box = Decoder(net).eval()(emb, coords[:, :2].reshape(1, 1, 4))[0]
+    return {"max_abs_diff_point_decoder_logits": max(diffs),
+            "point_decoder_mask_agreement": min(agree),
+            "max_abs_diff_corner_points_vs_box_decoder": float((corners - box).abs().max())}
+
+
 def example_inputs(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     image = torch.rand(1, 3, SIZE, SIZE, generator=g)
@@ -140,6 +230,7 @@ def export(out: Path) -> dict:
     enc_diff = float(np.abs(emb_ov - emb.numpy()).max())
     dec_diff = float(np.abs(low_ov - low.numpy()).max())
     mask_agree = float(((low_ov > 0) == (low.numpy() > 0)).mean())
+    point_meta = export_point_decoder(net, emb, out)
 
     card = {
         "name": "LiteMedSAM",
@@ -154,10 +245,13 @@ def export(out: Path) -> dict:
         "bbox_shift": 3,
         "encoder": "encoder.xml",
         "decoder": "decoder.xml",
+        "decoder_points": "decoder_points.xml",
         "encoder_torchscript": "encoder.ts",
         "decoder_torchscript": "decoder.ts",
-        "inputs": {"encoder": ["image"], "decoder": ["embeddings", "boxes"]},
-        "outputs": {"encoder": ["embeddings"], "decoder": ["low_res_logits", "iou"]},
+        "inputs": {"encoder": ["image"], "decoder": ["embeddings", "boxes"],
+                   "decoder_points": ["embeddings", "point_coords", "point_labels"]},
+        "outputs": {"encoder": ["embeddings"], "decoder": ["low_res_logits", "iou"],
+                    "decoder_points": ["low_res_logits", "iou"]},
     }
     meta = {
         "checkpoint_sha256": CKPT_SHA256,
@@ -167,6 +261,7 @@ def export(out: Path) -> dict:
         "max_abs_diff_encoder": enc_diff,
         "max_abs_diff_decoder_logits": dec_diff,
         "mask_agreement": mask_agree,
+        **point_meta,
     }
     (out / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
     (out / "export_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -179,7 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     meta = export(args.out)
     print(json.dumps(meta))
-    if meta["max_abs_diff_encoder"] > 1e-3 or meta["mask_agreement"] < 0.999:
+    if (meta["max_abs_diff_encoder"] > 1e-3 or meta["mask_agreement"] < 0.999
+            or meta["point_decoder_mask_agreement"] < 0.999
+            or meta["max_abs_diff_corner_points_vs_box_decoder"] > 1e-3):
         print("export check failed: OpenVINO disagrees with PyTorch", file=sys.stderr)
         return 1
     return 0

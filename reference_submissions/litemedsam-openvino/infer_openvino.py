@@ -8,6 +8,12 @@ limit allows) and applies the official
 LiteMedSAM box-prompt algorithm (``sam_algo``) with each slice's embedding
 computed once per case. Exit status: 0 ok, 2 malformed input, 1 other failure.
 
+CVPR25 interactive inputs (clicks, ``prev_pred``, per-class dict boxes) use the
+model card's ``decoder_points`` IR (point + box-corner prompts, K points): it is
+reshaped to the static K of each prompt and compiled once per K, on first use.
+An IR pair without it (e.g. the EfficientViT-SAM card) runs the box iteration
+and keeps ``prev_pred`` on click iterations.
+
 Usage: ``python infer_openvino.py [--inputs DIR] [--outputs DIR] [--model DIR] [--precompile]``
 """
 
@@ -58,6 +64,13 @@ def load_predictor(model_dir: Path, threads: int):
                       f"(epoch {time.time():.3f})", file=sys.stderr, flush=True)
         return state[part]
 
+    decode_points = None
+    if card_d.get("decoder_points"):  # compiled on first use (click runs only)
+        from ov_models import compile_properties
+
+        decode_points = _point_decoder(model_dir / card_d["decoder_points"],
+                                       compile_properties(card_d, "decoder", threads))
+
     def encode(x: np.ndarray) -> np.ndarray:
         req, _ = request("encoder")
         req.infer([x])
@@ -68,7 +81,33 @@ def load_predictor(model_dir: Path, threads: int):
         req.infer({emb_in: emb, box_in: box})
         return req.get_output_tensor(0).data.copy()
 
-    return SamBoxPredictor(encode, decode, card, cache_embeddings=True)
+    return SamBoxPredictor(encode, decode, card, cache_embeddings=True,
+                           decode_points=decode_points)
+
+
+def _point_decoder(xml: Path, cfg: dict):
+    """``decode_points(emb, coords (1,K,2), labels (1,K)) -> (logits, iou)``: the IR
+    reshaped to each K met (static shapes, no padding points) and compiled once per K."""
+    requests: dict[int, object] = {}
+    cores: list = []
+
+    def decode_points(emb: np.ndarray, coords: np.ndarray, labels: np.ndarray):
+        k = int(coords.shape[1])
+        if not cores:
+            import openvino as ov
+
+            cores.append(ov.Core())
+        core = cores[0]
+        if k not in requests:
+            model = core.read_model(xml)
+            model.reshape({"embeddings": [1, 256, 64, 64], "point_coords": [1, k, 2],
+                           "point_labels": [1, k]})
+            requests[k] = core.compile_model(model, "CPU", cfg).create_infer_request()
+        req = requests[k]
+        req.infer({"embeddings": emb, "point_coords": coords, "point_labels": labels})
+        return req.get_output_tensor(0).data.copy(), float(req.get_output_tensor(1).data.ravel()[0])
+
+    return decode_points
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"OpenVINO, {threads} threads, model {args.model}", flush=True)
 
     def predict(case: Case) -> np.ndarray:
+        it = case.interactive
+        if it is not None:
+            return predictor.predict_interactive(case.imgs, list(it.boxes), list(it.fg),
+                                                 list(it.bg), list(it.order), it.prev_pred)
         return predictor.predict(case.imgs, case.boxes, case.dim)
 
     return run_folder(predict, args.inputs, args.outputs)
