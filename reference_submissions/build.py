@@ -67,6 +67,9 @@ class ImageSpec:
     common: tuple[str, ...] = ("case_io.py",)
     extra: dict = field(default_factory=dict)
     leaderboard: bool = True          # evaluated by `make evaluate` (False: random-weight demo)
+    # the tracks whose bundled set it joins (`evaluate --bundled` per `[contract] inputs`):
+    # "boxes" (CVPR24, images.json, leaderboard images only), "interactive", "text"
+    tracks: tuple[str, ...] = ("boxes",)
 
 
 IR_FILES = ("encoder.xml", "encoder.bin", "decoder.xml", "decoder.bin", "model_card.json",
@@ -76,7 +79,7 @@ INT8_FILES = ("encoder_int8.xml", "encoder_int8.bin") + IR_FILES[2:]
 IMAGES: dict[str, ImageSpec] = {s.name: s for s in [
     ImageSpec("litemedsam-openvino", "litemedsam-openvino", "openvino", "litemedsam",
               IR_FILES + POINT_IR_FILES,
-              ("case_io.py", "sam_algo.py")),
+              ("case_io.py", "sam_algo.py"), tracks=("boxes", "interactive")),
     ImageSpec("litemedsam-openvino-int8", "litemedsam-openvino", "openvino", "litemedsam-int8",
               INT8_FILES, ("case_io.py", "sam_algo.py")),
     ImageSpec("litemedsam-pytorch", "litemedsam-pytorch", "torch", "litemedsam",
@@ -84,9 +87,10 @@ IMAGES: dict[str, ImageSpec] = {s.name: s for s in [
               ("case_io.py", "sam_algo.py")),
     ImageSpec("box-fill", "box-fill", "numpy"),
     ImageSpec("box-threshold", "box-threshold", "numpy"),
-    ImageSpec("click-fill", "click-fill", "numpy", leaderboard=False),
+    ImageSpec("click-fill", "click-fill", "numpy", leaderboard=False, tracks=("interactive",)),
     # CVPR25 text track baseline; evaluated with --config cvpr25-text, not in the CVPR24 leaderboard run
-    ImageSpec("text-threshold", "text-threshold", "scipy", common=(), leaderboard=False),
+    ImageSpec("text-threshold", "text-threshold", "scipy", common=(), leaderboard=False,
+              tracks=("text",)),
     ImageSpec("efficientvit-sam-openvino", "litemedsam-openvino", "openvino", "efficientvit-sam",
               IR_FILES, ("case_io.py", "sam_algo.py"), leaderboard=False),
 ]}
@@ -386,17 +390,29 @@ def use_efficientvit_checkpoint(path: Path, variant: str = "l0") -> None:
                                                     leaderboard=True)
 
 
+#: track -> the bundled-images list ``evalkit evaluate --bundled`` reads for it
+TRACK_MANIFESTS = {"boxes": "images.json", "interactive": "images-interactive.json",
+                   "text": "images-text.json"}
+
+
+def in_track(spec: ImageSpec, track: str) -> bool:
+    """Whether ``spec`` joins ``track``'s bundled set (CVPR24's: leaderboard images only)."""
+    return track in spec.tracks and (track != "boxes" or spec.leaderboard)
+
+
 def write_manifest(built: dict[str, str]) -> None:
-    """Record the leaderboard images in ``build/reference/images.json`` (name -> reference),
-    which ``evalkit evaluate --bundled`` reads; entries of images not rebuilt now are kept."""
-    path = STAGE / "images.json"
-    images = json.loads(path.read_text()) if path.is_file() else {}
-    images.update({n: r for n, r in built.items() if IMAGES[n].leaderboard})
-    images = {n: images[n] for n in IMAGES if n in images}  # stable order
-    tmp = path.with_suffix(".tmp")
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_text(json.dumps(images, indent=2) + "\n")
-    tmp.replace(path)
+    """Record each track's images in ``build/reference/<TRACK_MANIFESTS[track]>`` (name ->
+    reference), which ``evalkit evaluate --bundled`` reads for a challenge of that track;
+    entries of images not rebuilt now are kept."""
+    for track, file_name in TRACK_MANIFESTS.items():
+        path = STAGE / file_name
+        images = json.loads(path.read_text()) if path.is_file() else {}
+        images.update({n: r for n, r in built.items() if in_track(IMAGES[n], track)})
+        images = {n: images[n] for n in IMAGES if n in images and in_track(IMAGES[n], track)}
+        tmp = path.with_suffix(".tmp")
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(images, indent=2) + "\n")
+        tmp.replace(path)
 
 
 if __name__ == "__main__":
