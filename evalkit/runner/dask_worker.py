@@ -55,7 +55,7 @@ from evalkit.runner.execute import (
     token_for,
     utc_now,
 )
-from evalkit.runner.intake import ImageRecord, intake
+from evalkit.runner.intake import ImageRecord, image_exists, intake
 from evalkit.runner.limits import RunnerLimits
 from evalkit.runner.tarball import TarballError, read_manifest
 
@@ -296,14 +296,6 @@ def verify_image(state: NodeState, image: ImageRecord) -> str | None:
     return reason
 
 
-def _present(client: docker.DockerClient, image_id: str) -> bool:
-    try:
-        client.images.get(image_id)
-        return True
-    except docker.errors.ImageNotFound:
-        return False
-
-
 def _verify(state: NodeState, image: ImageRecord) -> str | None:
     from evalkit.runner.intake import IntakeError, _load_untagged
 
@@ -320,7 +312,7 @@ def _verify(state: NodeState, image: ImageRecord) -> str | None:
                     return (f"node {node}: tarball {path} holds image "
                             f"{', '.join(found) or 'none'}, expected {want}; refused (this node's "
                             "copy of the submission differs from the one that was pinned)")
-                if not _present(client, want):
+                if not image_exists(client, want):
                     try:
                         loaded, _ = _load_untagged(client, path, image.name)
                     except IntakeError as exc:
@@ -328,11 +320,11 @@ def _verify(state: NodeState, image: ImageRecord) -> str | None:
                     if loaded.id != want:
                         return f"node {node}: tarball {path} holds image {loaded.id}, expected {want}"
                 return None
-            if _present(client, want):
+            if image_exists(client, want):
                 return None
             return (f"node {node}: image {want} is not in this node's engine and the tarball "
                     f"{path} is not readable here; put submissions on a path every node mounts")
-        if _present(client, want):
+        if image_exists(client, want):
             return None
         try:
             found_id = client.images.get(image.reference).id

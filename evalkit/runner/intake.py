@@ -121,7 +121,7 @@ def _load_untagged(client: docker.DockerClient, path: Path, name: str):
             f"({', '.join(i[:19] for i in manifest.image_ids) or 'none'}); save one image: "
             "docker save IMAGE | gzip > team.tar.gz")
     want = manifest.image_ids[0]
-    existed = _exists(client, want)
+    existed = image_exists(client, want)
     try:
         loaded = client.api.load_image(untagged_stream(path))
         messages = [chunk for chunk in loaded]
@@ -129,8 +129,8 @@ def _load_untagged(client: docker.DockerClient, path: Path, name: str):
         raise IntakeError(f"{path}: the engine could not load this tarball: {exc}") from None
     errors = [c["errorDetail"].get("message", "") for c in messages
               if isinstance(c, dict) and isinstance(c.get("errorDetail"), dict)]
-    if errors or not _exists(client, want):
-        if not existed and _exists(client, want):
+    if errors or not image_exists(client, want):
+        if not existed and image_exists(client, want):
             client.images.remove(want, force=True)
         raise IntakeError(f"{path}: the engine did not load image {want[:19]} that manifest.json "
                           f"names{': ' + errors[0] if errors else ''}")
@@ -143,7 +143,8 @@ def _load_untagged(client: docker.DockerClient, path: Path, name: str):
     return image, existed
 
 
-def _exists(client: docker.DockerClient, image_id: str) -> bool:
+def image_exists(client: docker.DockerClient, image_id: str) -> bool:
+    """Whether the engine holds the image ``image_id`` (an ID or reference)."""
     try:
         client.images.get(image_id)
         return True
