@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import pytest
+from metrics_reference import label_values
 
 from evalkit.metrics import registry
 from evalkit.metrics.interactive import (
@@ -21,7 +22,6 @@ from evalkit.metrics.interactive import (
     iteration_nsd,
     score_iterations,
 )
-from tests.metrics.metrics_reference import label_values
 
 
 def _case(rng, shape=(10, 24, 26), labels=(1, 2, 4)):

@@ -8,10 +8,15 @@ CSV to 1e-12. Data: tests/data/cvpr25/README.md.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
 from evalkit.metrics.interactive import score_iterations
-from tests import cvpr25_official as official
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the official-data loaders
+import cvpr25_official as official
 
 CASES = [(t, c) for t in official.teams() for c in official.metrics_table(t).index]
 

@@ -9,11 +9,16 @@ file existed) and the GT gives exactly the click the official run printed
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from evalkit.runner.clicks import Click, ClickHistory, next_clicks
-from tests import cvpr25_official as official
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the official-data loaders
+import cvpr25_official as official
 
 CASES = [(t, c) for t in official.teams() for c in sorted(official.clicks()["submissions"][t])]
 
