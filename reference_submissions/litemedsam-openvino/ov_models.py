@@ -30,7 +30,6 @@ import hashlib
 import io
 import json
 import re
-import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -44,7 +43,9 @@ _ISA = re.compile(r"^(sse4_[12]|ssse3|avx\w*|fma|f16c|amx\w*|\w*vnni\w*|bmi[12])
 
 
 def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    """Progress of the background model loading, on stdout: it may finish after a case's
+    error, and the harness reports the last stderr line as the reason (the error must be it)."""
+    print(msg, flush=True)
 
 
 def compile_properties(card: dict, part: str, threads: int) -> dict[str, Any]:
