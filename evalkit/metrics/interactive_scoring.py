@@ -156,6 +156,8 @@ def score_interactive_case(case: str, modality: str, gt_path: str | Path, input_
                     entry["scored_run"] = Path(rec.output).stem
                 except ContractError as exc:
                     entry.update(status="invalid_output", reason=str(exc))
+            if status == "over_budget":  # the whole case scores 0: say so on every run
+                entry["reason"] = f"case over budget: scores 0; {entry['reason']}".rstrip("; ")
             if rec is None or rec.status == "skipped" or status == "over_budget":
                 dsc = nsd = 0.0
             else:

@@ -697,6 +697,8 @@ def plot_runs(view: dict, algs: Sequence[str], ranks: dict[str, int]) -> Figure:
                 extra.append(f"stale: run {j}")
             elif j < 1 and status not in ("skipped",):
                 extra.append("no prediction")
+            if str(info.get("reason", "")).startswith("case over budget"):
+                extra.append("case over budget: 0")
             if panel["elsewhere"]:
                 extra.append(f"+{panel['elsewhere']} click(s) off slice")
             lines.append("; ".join(extra))

@@ -176,3 +176,17 @@ def test_perfect_class_gets_no_click(tmp_path):
     assert clicks["iterations"][0]["clicks"][1]["kind"] is None
     with np.load(sub.iterations_dir("CT_a") / "2.npz") as f:
         assert f["segs"].shape == SHAPE
+
+
+def test_over_budget_case_scores_zero_and_every_run_says_why(tmp_path):
+    from evalkit.metrics.interactive_scoring import InteractiveScoring, score_interactive_case
+
+    settings = replace(InteractiveSettings.from_challenge(CH), budget_s_per_class=1.0)
+    case = _case(tmp_path, "CT_a")
+    sub, rec = _run(tmp_path, ClickFollower(wall=0.8), case, settings)
+    runs = runs_by_case(read_journal(sub.journal, kind=None))["CT_a"]
+    row, per_run = score_interactive_case("CT_a", "CT", case.gt_path, case.input_path, sub.root,
+                                          runs, rec, InteractiveScoring(), limits=dict(CH.contract))
+    assert row["status"] == "over_budget" and row["dsc_1"] == 0.0 and row["dsc_auc"] == 0.0
+    assert list(per_run["status"][:3]) == ["ok", "ok", "ok"]
+    assert all(r.startswith("case over budget: scores 0") for r in per_run["reason"])
