@@ -470,7 +470,7 @@ def _load_member(zf, info: zipfile.ZipInfo, key: str, err, header_check=None,
 
 def _restricted_member(data: bytes, shape, dtype, key: str, err) -> np.ndarray:
     """An organiser's object member, unpickled by the restricted loader, as an ndarray of
-    the declared shape (what numpy's ``allow_pickle=True`` would return, minus the risk)."""
+    the declared shape (what numpy's pickle-enabled loading would return, minus the risk)."""
     probe = err("pickled", key=key)
     obj = restricted_loads(data, what=f"member '{key}'", case=probe.case, file=probe.file,
                            key=key)

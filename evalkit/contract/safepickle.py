@@ -3,7 +3,7 @@
 The CVPR25 inputs keep some members as pickled object arrays: ``boxes`` (one
 dict per class), ``text_prompts`` (a dict of class id -> description),
 ``clicks`` / ``clicks_order``. The official scripts read them with
-``allow_pickle=True``, which runs whatever code a pickle names. evalkit reads
+numpy's pickle-enabled loading, which runs whatever code a pickle names. evalkit reads
 them with :func:`restricted_loads`, which admits only what those members are
 made of:
 

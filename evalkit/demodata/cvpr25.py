@@ -106,7 +106,7 @@ def generate_cvpr25(out_dir: str | Path, seed: int = 0, *, progress: bool | None
     for spec in progress_bar(CVPR25, desc="demo-data cvpr25", unit="case", enabled=bool(progress),
                              lines="end"):
         inputs, gts = make_interactive_case(spec, seed)
-        ipath = write_npz(out / "imgs" / f"{spec.name}.npz", inputs, allow_pickle=True)
+        ipath = write_npz(out / "imgs" / f"{spec.name}.npz", inputs, objects=("boxes",))
         gpath = write_npz(out / "gts" / f"{spec.name}.npz", gts)
         written.append(ipath)
         records.append({

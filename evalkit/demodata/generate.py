@@ -118,7 +118,7 @@ def generate(out_dir: str | Path, preset: str = "demo", seed: int = 0, *,
         if spec.name in TEXT_CASES:  # text track: text_prompts (pickled dict) instead of boxes
             del inputs["boxes"]
             inputs["text_prompts"] = text_prompts(spec.name)
-        ipath = write_npz(out / "imgs" / f"{spec.name}.npz", inputs, allow_pickle="text_prompts" in inputs)
+        ipath = write_npz(out / "imgs" / f"{spec.name}.npz", inputs, objects=("text_prompts",))
         gpath = write_npz(out / "gts" / f"{spec.name}.npz", gts)
         written.append(ipath)
         records.append({

@@ -20,12 +20,12 @@ FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 def write_npz(path: str | Path, arrays: dict[str, np.ndarray], *, compresslevel: int = 6,
-              allow_pickle: bool = False) -> Path:
+              objects: tuple[str, ...] = ()) -> Path:
     """Write ``arrays`` to ``path`` as a compressed ``.npz`` with deterministic bytes.
 
     Members are ``<key>.npy`` in the order of ``arrays``; object arrays are refused
-    (they would need pickle) unless ``allow_pickle`` (organiser-side files of the
-    CVPR 2025 format, whose ``boxes`` are pickled dicts: written as
+    (they would need pickle) except under the keys named in ``objects`` (organiser-side
+    files of the CVPR 2025 formats, whose ``boxes`` / ``text_prompts`` are pickled: written as
     ``np.savez_compressed`` writes them, pickle protocol 3). The file is written next to its target and renamed
     into place, so a reader never sees half a file. Returns ``path``.
     """
@@ -37,14 +37,14 @@ def write_npz(path: str | Path, arrays: dict[str, np.ndarray], *, compresslevel:
                              compresslevel=compresslevel) as zf:
             for key, value in arrays.items():
                 arr = np.asarray(value)
-                if arr.dtype.hasobject and not allow_pickle:
+                if arr.dtype.hasobject and key not in objects:
                     raise TypeError(f"{path.name}: key {key!r} is an object array; refusing to pickle")
                 info = zipfile.ZipInfo(f"{key}.npy", date_time=FIXED_DATE_TIME)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16
                 info.create_system = 3  # unix, whatever the host
                 with zf.open(info, "w", force_zip64=True) as member:
-                    npformat.write_array(member, arr, allow_pickle=allow_pickle)
+                    npformat.write_array(member, arr, allow_pickle=key in objects)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
