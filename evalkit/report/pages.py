@@ -103,10 +103,10 @@ def algorithm_href(alg: str, prefix: str = "") -> str:
 
 def lowest_cases(results: pd.DataFrame, metric: Metric, n: int) -> pd.DataFrame:
     """The ``n`` lowest-scoring cases of every algorithm on ``metric``: ``algorithm,
-    case, value`` (worst first; missing values count as worst; ties by case name)."""
-    sub = results[results["metric"] == metric.name][["algorithm", "case", "value"]]
+    case, metric, value`` (worst first; missing values count as worst; ties by case name)."""
+    sub = results[results["metric"] == metric.name][["algorithm", "case", "metric", "value"]]
     if sub.empty or n <= 0:
-        return pd.DataFrame(columns=["algorithm", "case", "value"])
+        return pd.DataFrame(columns=["algorithm", "case", "metric", "value"])
     key = sub["value"] if metric.larger_is_better else -sub["value"]
     sub = sub.assign(_k=key.fillna(-math.inf)).sort_values(["algorithm", "_k", "case"])
     return sub.groupby("algorithm", sort=False).head(n).drop(columns="_k")
@@ -499,9 +499,9 @@ def algorithm_page(
     low = lowest[lowest["algorithm"] == alg]
     if not low.empty:
         parts += [
-            "<h2>Lowest-scoring cases</h2>",
+            f"<h2>Lowest-scoring cases ({escape(str(low['metric'].iloc[0]))})</h2>",
             rows_table(
-                ["case", "value"],
+                ["case", escape(str(low["metric"].iloc[0]))],
                 [[case_cell(c), _fmt(v)] for c, v in zip(low["case"], low["value"])],
             ),
         ]
