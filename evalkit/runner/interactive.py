@@ -85,11 +85,6 @@ class InteractiveSettings:
                    uint8_prev=False if strict else bool(official.get("uint8_prev", True)))
 
 
-def iterations_dir(sub: SubmissionFolder, case: str) -> Path:
-    """``<sub>/iterations/<case>/``: each run's standing prediction ``<k>.npz`` and ``clicks.json``."""
-    return sub.iterations_dir(case)
-
-
 def write_run_input(path: Path, imgs: np.ndarray, spacing: np.ndarray, members: dict[str, Any],
                     prev_pred: np.ndarray, boxes_member: np.ndarray | None) -> None:
     """Write a click run's input as the official harness does (``np.savez_compressed`` of
@@ -133,7 +128,7 @@ class Interactive(Protocol):
         labels = [int(v) for v in np.unique(gts) if v != 0]
         click_settings = ClickSettings(uint8_prev=s.uint8_prev, max_edt_voxels=s.max_edt_voxels,
                                        seed=s.seed)
-        folder = iterations_dir(sub, case.name)
+        folder = sub.iterations_dir(case.name)
         folder.mkdir(parents=True, exist_ok=True)
         done = {r.iteration: r for r in previous_runs if r.attempt == job.attempt}
         budget = s.budget_s_per_class * len(labels)

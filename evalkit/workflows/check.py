@@ -17,7 +17,7 @@ import pandas as pd
 from evalkit.config import Challenge
 from evalkit.metrics import registry
 from evalkit.metrics.registry import Metric, enabled_scored
-from evalkit.runfolder import RunFolder, RunFolderError, latest_by_case, read_journal
+from evalkit.runfolder import RunFolder, RunFolderError, latest_by_case, read_journal, runs_by_case
 from evalkit.runner import CaseRecord, ImageRecord, run_submission
 from evalkit.runner.execute import READ_ONLY_NOTE
 from evalkit.runner.executor import Executor, make_executor
@@ -207,6 +207,7 @@ def _check_interactive(image: ImageRecord, cases: pd.DataFrame, out_dir: Path, c
                                  progress=progress).set_index("case")
     everything = read_journal(run.submission(image.name).journal, kind=None)
     finals = latest_by_case([r for r in everything if r.record == "case"])
+    runs_of = runs_by_case(everything)
     n_runs = int(challenge.data["protocol"]["clicks"]) + 1
     failed_runs = []
     for r in everything:
@@ -219,8 +220,7 @@ def _check_interactive(image: ImageRecord, cases: pd.DataFrame, out_dir: Path, c
     columns = [registry.get(n).column for n in ("DSC_AUC", "DSC_Final", "NSD_Final")]
     rows = []
     for case, rec in finals.items():
-        runs = [r.status for r in everything if r.record == "run" and r.case == case
-                and r.attempt == rec.attempt]
+        runs = [r.status for r in runs_of.get(case, []) if r.attempt == rec.attempt]
         rows.append({"case": case, "status": rec.status, "wall_s": rec.wall_s,
                      "peak_memory_mb": None if rec.peak_memory_bytes is None
                      else rec.peak_memory_bytes / 2**20,

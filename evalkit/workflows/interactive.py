@@ -24,7 +24,7 @@ from evalkit.metrics.interactive_scoring import (
 from evalkit.metrics.settings import settings_from_challenge
 from evalkit.provenance import CORE_PACKAGES, versions
 from evalkit.runfolder import RunFolder, read_journal
-from evalkit.runfolder.journal import latest_by_case
+from evalkit.runfolder.journal import latest_by_case, runs_by_case
 from evalkit.runner import ImageRecord, run_submission
 from evalkit.runner.execute import CaseJob
 from evalkit.runner.executor import Executor
@@ -56,14 +56,14 @@ def evaluate_interactive(run: RunFolder, image: ImageRecord, name: str, cases: p
     sub = run.submission(name)
     everything = read_journal(sub.journal, kind=None)
     final = latest_by_case([r for r in everything if r.record == "case"])
+    runs_of = runs_by_case(everything)
     jobs = []
     for case, modality, input_path, gt_path in zip(cases["case"], cases["modality"],
                                                    cases["input_path"], cases["gt_path"],
                                                    strict=True):
         rec = final.get(case)
         attempt = rec.attempt if rec is not None else None
-        runs = [r for r in everything if r.record == "run" and r.case == case
-                and (attempt is None or r.attempt == attempt)]
+        runs = [r for r in runs_of.get(case, []) if attempt is None or r.attempt == attempt]
         jobs.append((case, modality, gt_path, input_path, str(sub.root), runs, rec, how))
     limits = dict(challenge.contract)
     with ProcessPoolExecutor(max_workers=max(1, settings.workers)) as pool:
