@@ -1,5 +1,5 @@
-"""The compiled-model cache's decisions (ov_models, no OpenVINO needed): when a blob made at
-image build may be imported, and why not otherwise."""
+"""The compiled-model cache's decisions (ov_models, no OpenVINO needed): when a cache file made
+at image build may be loaded, and why not otherwise."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ def built(tmp_path):
     props = baked_properties(compile_properties({}, "encoder", 2))
     manifest = {"openvino": "2026.4", "cpu": "C | avx2",
                 "parts": {"encoder": {"ir_digest": "d1", "properties": props,
-                                      "blob_bytes": 10}}}
+                                      "blob_bytes": 10,
+                                      "blob_sha256": ov_models.file_sha256(blob)}}}
     kw = {"openvino": "2026.4", "cpu": "C | avx2", "digest": "d1", "properties": props,
           "blob": blob}
     return manifest, kw
@@ -65,8 +66,12 @@ def test_blob_used_only_when_everything_matches(built):
         assert reason is not None and needle in reason, (needle, reason)
 
 
-def test_missing_or_truncated_blob_is_not_imported(built):
+def test_missing_truncated_or_altered_cache_file_is_not_loaded(built):
+    """OpenVINO loads a cache file with zeroed bytes inside without complaint: the sha256
+    recorded at build is what catches it."""
     manifest, kw = built
+    kw["blob"].write_bytes(b"x" * 5 + b"\0" * 5)  # same size, other bytes
+    assert "differs from the file compiled (sha256)" in why_not_cached(manifest, "encoder", **kw)
     kw["blob"].write_bytes(b"x" * 9)
     assert "has 9 bytes" in why_not_cached(manifest, "encoder", **kw)
     kw["blob"].unlink()

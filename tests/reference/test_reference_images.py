@@ -225,11 +225,11 @@ def _segs(run_dir: Path, name: str, f: Path) -> np.ndarray:
     return np.load(run_dir / "submissions" / name / "outputs" / f.name, allow_pickle=False)["segs"]
 
 
-def test_compiled_models_are_imported_and_a_bad_blob_falls_back(reference_images, demo_cases,
-                                                                tmp_path):
-    """The image imports the blobs compiled at its build (log says so); with one blob corrupted
-    (right size, zeroed header) and the other missing it compiles those parts again, says why,
-    and writes the same masks."""
+def test_compiled_models_load_from_the_cache_and_a_bad_cache_falls_back(reference_images,
+                                                                        demo_cases, tmp_path):
+    """The image loads both models from the compiled cache made at its build (log says so);
+    with the encoder's cache file altered inside (same size: OpenVINO itself would load it)
+    and the decoder's missing, it compiles both again, says why, and writes the same masks."""
     import docker
 
     files, _ = demo_cases
@@ -238,7 +238,8 @@ def test_compiled_models_are_imported_and_a_bad_blob_falls_back(reference_images
     _, recs = run_image(ref, [f], tmp_path / "run", "cached")
     assert recs[f.stem].status == "ok"
     log = (tmp_path / "run/submissions/cached/logs" / f"{f.stem}.log").read_text()
-    assert "encoder: imported the compiled blob" in log and "decoder: imported" in log, log
+    assert "encoder: loaded the compiled cache" in log and "decoder: loaded the compiled cache" \
+        in log, log
     assert "compiled cache not used" not in log, log
     assert "first encoder call" in log
 
@@ -247,8 +248,12 @@ def test_compiled_models_are_imported_and_a_bad_blob_falls_back(reference_images
     outputs.mkdir(mode=0o777)
     outputs.chmod(0o777)
     shutil.copy(f, inputs / f.name)
-    script = ("cp -r /workspace/model /tmp/m && dd if=/dev/zero of=/tmp/m/compiled/encoder.blob "
-              "bs=4096 count=1 conv=notrunc && rm /tmp/m/compiled/decoder.blob && "
+    tamper = ("import json, os; m = json.load(open('/tmp/m/compiled/compiled.json'))['parts']; "
+              "c = '/tmp/m/compiled/cache/'; e = c + m['encoder']['blob']; os.chmod(e, 0o644); "
+              "fh = open(e, 'r+b'); fh.seek(os.path.getsize(e) // 2); fh.write(bytes(4096)); "
+              "fh.close(); os.remove(c + m['decoder']['blob'])")
+    script = (f"cp -r /workspace/model /tmp/m && chmod -R u+w /tmp/m && "
+              f"/opt/venv/bin/python -c \"{tamper}\" && "
               "/opt/venv/bin/python infer_openvino.py --model /tmp/m")
     client = docker.from_env()
     out = client.containers.run(ref, ["sh", "-c", script], remove=True, stderr=True,
@@ -257,8 +262,8 @@ def test_compiled_models_are_imported_and_a_bad_blob_falls_back(reference_images
                                 volumes={str(inputs): {"bind": "/workspace/inputs", "mode": "ro"},
                                          str(outputs): {"bind": "/workspace/outputs",
                                                         "mode": "rw"}}).decode()
-    assert "encoder: compiled cache not used: importing encoder.blob failed" in out, out
-    assert "decoder: compiled cache not used: decoder.blob is missing" in out, out
+    assert "encoder: compiled cache not used:" in out and "differs from the file compiled" in out, out
+    assert "decoder: compiled cache not used:" in out and ".blob is missing" in out, out
     fallback = np.load(outputs / f.name, allow_pickle=False)["segs"]
     np.testing.assert_array_equal(fallback, _segs(tmp_path / "run", "cached", f))
 
