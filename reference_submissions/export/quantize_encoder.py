@@ -7,23 +7,70 @@ folder of check cases (challenge ``.npz`` inputs; ``evalkit demo-data`` writes
 both, build.py uses the demo preset with seed 1 for calibration and seed 0, the
 set the reference is ranked on, for the check). Writes into ``--out``:
 
-- ``encoder_int8.xml/.bin``: the encoder with INT8 weights and activations
-  (``nncf.quantize``, ``ModelType.TRANSFORMER``, symmetric weights, calibration
-  slices pre-processed exactly like inference: resize longest side, min-max,
-  pad), same ports as the FP32 IR;
+- ``encoder_int8.xml/.bin``: the INT8 encoder, same ports as the FP32 IR. Two
+  schemes (``--scheme``):
+
+  - ``weights`` (the default, shipped): ``nncf.compress_weights`` INT8_ASYM,
+    per-output-channel INT8 weights of every MatMul and convolution except the
+    patch embedding, the first (convolutional) stage ``layers.0`` and the neck
+    (kept FP32: 14% of the weights, most in the neck); activations FP32. Data-free
+    (the calibration folder is not read), seconds to run.
+  - ``full``: ``nncf.quantize`` INT8 weights *and* activations
+    (``ModelType.TRANSFORMER``, MIXED preset, bias correction off, calibration
+    slices pre-processed exactly like inference), with the patch embedding, the
+    last transformer stage and the neck in floating point. Kept for CPUs with
+    VNNI/AMX, where INT8 activations pay; it misses the agreement target (below).
+
 - ``decoder.xml/.bin``: the FP32 decoder, copied unchanged;
 - ``model_card.json``: the FP32 card with ``encoder`` -> ``encoder_int8.xml``,
-  ``encoder_precision: "int8"`` and ``encoder_inference_precision: null``
-  (OpenVINO picks its own precision for the layers left in floating point, and
-  uses VNNI/AMX instructions for the INT8 layers where the CPU has them);
-- ``export_meta.json``: calibration set, per-instance DSC of INT8 vs FP32 masks
-  on every check case (the official algorithm, ``sam_algo``), encoder times.
+  ``encoder_precision`` (``int8-weights`` or ``int8``), ``int8_scheme`` and
+  ``encoder_inference_precision: null`` (OpenVINO picks its precision for the
+  floating-point layers, and VNNI/AMX for INT8 layers where the CPU has them);
+- ``export_meta.json``: scheme, calibration set, per-instance DSC of INT8 vs FP32
+  masks on every check case (the official algorithm, ``sam_algo``), encoder times.
 
 Export check (exit status 1 when it fails, after writing everything): mean
 per-instance DSC >= 0.98. build.py still builds the INT8 image then (a ranked
 variant: the leaderboard shows the cost) and logs the shortfall.
 
-Usage: ``python quantize_encoder.py --fp32 DIR --calib DIR --check DIR --out DIR``
+Why ``weights`` (measured 1 Dec 2026 on this 2-core AMD EPYC, AVX2 only: no
+VNNI, no AMX, under heavy load from other jobs). Configurations were chosen on
+the seed-1 2D demo cases (72 instances; the validation set), and the seed-0 2D
+cases (72 of the check set's 81 instances) are shown beside them; "ratio" is
+the FP32/INT8 encoder time per slice in the same process (> 1: INT8 faster):
+
+=========================================================  ========  ========  =====
+configuration                                              seed 1    seed 0    ratio
+                                                           mean/min  mean/min
+=========================================================  ========  ========  =====
+full, previous (SmoothQuant 0.95, MEAN_MINMAX)             .956/.48  .957/.71  0.97
+full, SmoothQuant off                                      .958/.61  .954/.71  0.91
+full, + layers.3 local convs in float                      .956/.47  .957/.72  0.97
+full, MINMAX activation ranges                             .959/.57  .954/.72  0.97
+full, + layers.2 in float (only layers.0/1 INT8)           .966/.52  .963/.75  0.97
+full, only layers.2 INT8                                   .973/.73  .979/.78  0.73
+weights, every layer INT8                                  .979/.80  .988/.93  1.20
+weights, patch embed + layers.3 + neck FP32                .982/.86  .990/.94  1.02
+weights, patch embed + neck FP32                           .981/.86  .990/.95  1.05
+ same, 3D cases included (seed 1, 81 instances)            .981/.82
+ same + layers.0 FP32 (3D incl.; chosen)                   .987/.88
+ same + layers.0 + layers.1 FP32 (3D incl.)                .989/.91
+(reference: FP16 weights, no INT8)                         .999/.99  -         -
+=========================================================  ========  ========  =====
+
+Every INT8-activation configuration stays below 0.98 (each stage quantised
+costs ~0.01-0.02, the many small Microscopy nuclei first) and gains no speed on
+AVX2 without VNNI; INT8 weights meet the target at FP32 speed (ratios within
+the load noise) and shrink the weight file (about 13 MB vs 27.7 MB). With only
+the patch embedding and neck in FP32 the seed-1 mean (0.981, MR 0.935) was too
+close to 0.98, so a per-stage sweep on seed 1 (one more stage in FP32 each, 2D
+mean: layers.0 .986, layers.1 .984, layers.2 .987, layers.3 .982) picked
+``layers.0``: as good as the others and the smallest (its convolutions hold
+about 2% of the weights). The shipped scheme's export check on the whole seed-0
+set: see ``export_meta.json`` and the reference README.
+
+Usage: ``python quantize_encoder.py --fp32 DIR --calib DIR --check DIR --out DIR
+[--scheme weights|full]``
 """
 
 from __future__ import annotations
@@ -80,6 +127,27 @@ def ignored_scope(model: ov.Model):
     convs = [op.get_friendly_name() for op in model.get_ordered_ops()
              if op.get_type_name() in ("Convolution", "GroupConvolution")][:FIRST_CONVS]
     return nncf.IgnoredScope(names=convs, patterns=IGNORED_PATTERNS, validate=False)
+
+
+#: the ``weights`` scheme keeps these in FP32: the neck (its output is the embedding itself) and
+#: the first WEIGHTS_FP32_CONVS convolutions (the IR names them by their fused Multiply): the
+#: patch embedding and the convolutional stage layers.0 with its downsample (its patterns would
+#: not match them). Found by the sweep in the module docstring (seed-1 validation set, not the
+#: seed-0 check set): all INT8 0.979 (2D), + patch embedding and neck FP32 0.981, + layers.0 0.987.
+WEIGHTS_FP32_PATTERNS = [r".*image_encoder\.neck.*"]
+WEIGHTS_FP32_CONVS = 11
+
+
+def compress_weights(fp32_xml: Path) -> ov.Model:
+    """INT8 weights (asymmetric, per output channel), FP32 activations; data-free."""
+    import nncf
+
+    model = ov.Core().read_model(fp32_xml)
+    convs = [op.get_friendly_name() for op in model.get_ordered_ops()
+             if op.get_type_name() in ("Convolution", "GroupConvolution")][:WEIGHTS_FP32_CONVS]
+    return nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM,
+                                 ignored_scope=nncf.IgnoredScope(
+                                     names=convs, patterns=WEIGHTS_FP32_PATTERNS, validate=False))
 
 
 def quantize(fp32_xml: Path, slices: list[np.ndarray]) -> ov.Model:
@@ -150,20 +218,29 @@ def agreement(fp32_dir: Path, out: Path, check: Path) -> dict:
             "cpu_capabilities": list(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))}
 
 
-def export(fp32_dir: Path, calib: Path, check: Path, out: Path) -> dict:
+SCHEMES = ("weights", "full")
+
+
+def export(fp32_dir: Path, calib: Path, check: Path, out: Path, scheme: str = "weights") -> dict:
     import nncf
 
     out.mkdir(parents=True, exist_ok=True)
-    slices = calibration_slices(calib)
     t = time.perf_counter()
-    q = quantize(fp32_dir / "encoder.xml", slices)
+    if scheme == "full":
+        slices = calibration_slices(calib)
+        q = quantize(fp32_dir / "encoder.xml", slices)
+    else:
+        slices = []
+        q = compress_weights(fp32_dir / "encoder.xml")
     ov.save_model(q, out / "encoder_int8.xml", compress_to_fp16=False)
     quant_s = time.perf_counter() - t
     for name in ("decoder.xml", "decoder.bin"):
         shutil.copy2(fp32_dir / name, out / name)
     card = json.loads((fp32_dir / "model_card.json").read_text())
-    card.update({"name": card.get("name", "model") + " (INT8 encoder)",
-                 "encoder": "encoder_int8.xml", "encoder_precision": "int8",
+    card.update({"name": card.get("name", "model") + (" (INT8 encoder)" if scheme == "full"
+                                                      else " (INT8-weight encoder)"),
+                 "encoder": "encoder_int8.xml", "int8_scheme": scheme,
+                 "encoder_precision": "int8" if scheme == "full" else "int8-weights",
                  "encoder_inference_precision": None})
     for k in ("encoder_torchscript", "decoder_torchscript"):
         card.pop(k, None)
@@ -172,8 +249,10 @@ def export(fp32_dir: Path, calib: Path, check: Path, out: Path) -> dict:
     fp32_meta = json.loads((fp32_dir / "export_meta.json").read_text())
     meta = {**{k: fp32_meta[k] for k in ("checkpoint_sha256", "parameters") if k in fp32_meta},
             "openvino": ov.__version__, "nncf": nncf.__version__,
-            "calibration": {"folder_cases": sorted(f.stem for f in calib.glob("*.npz")),
-                            "slices": len(slices), "seconds": round(quant_s, 1)},
+            "int8_scheme": scheme, "quantisation_s": round(quant_s, 1),
+            "calibration": None if scheme != "full" else {
+                "folder_cases": sorted(f.stem for f in calib.glob("*.npz")),
+                "slices": len(slices), "seconds": round(quant_s, 1)},
             "int8_check": check_res, "min_mean_dsc": MIN_MEAN_DSC}
     (out / "export_meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
@@ -185,8 +264,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--calib", required=True, type=Path, help="folder of calibration cases")
     p.add_argument("--check", required=True, type=Path, help="folder of check cases")
     p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--scheme", choices=SCHEMES, default="weights",
+                   help="weights: INT8 weights, FP32 activations (default); full: INT8 both")
     args = p.parse_args(argv)
-    meta = export(args.fp32, args.calib, args.check, args.out)
+    meta = export(args.fp32, args.calib, args.check, args.out, args.scheme)
     c = meta["int8_check"]
     print(f"INT8 vs FP32 on {c['instances']} instances: per-instance DSC mean {c['dsc_mean']:.4f} "
           f"min {c['dsc_min']:.4f}; encoder {c['encoder_s_fp32']:.3f} s -> "

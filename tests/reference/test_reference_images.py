@@ -281,7 +281,7 @@ def test_int8_image_agrees_with_fp32(reference_images, demo_cases, tmp_path):
         ref8, ["cat", "model/export_meta.json"], remove=True, network_mode="none"))
     check = meta["int8_check"]
     print("INT8 export check on the demo set:", {k: check[k] for k in (
-        "dsc_mean", "dsc_min", "instances", "speed_ratio")})
+        "dsc_mean", "dsc_min", "instances", "speed_ratio")}, meta.get("int8_scheme"))
     assert check["instances"] > 0 and 0.0 <= check["dsc_min"] <= check["dsc_mean"] <= 1.0
     assert check["speed_ratio"] > 0
     _, r32 = run_image(reference_images["litemedsam-openvino"], files, tmp_path / "run", "fp32")
@@ -293,7 +293,7 @@ def test_int8_image_agrees_with_fp32(reference_images, demo_cases, tmp_path):
         dscs += per_instance_dsc(_segs(tmp_path / "run", "int8", f),
                                  _segs(tmp_path / "run", "fp32", f), n)
     print("INT8 vs FP32 per-instance DSC on the tiny cases:", [round(d, 4) for d in dscs])
-    assert np.mean(dscs) >= 0.8, dscs  # a working segmenter close to FP32
-    if check["dsc_mean"] < 0.98 or np.mean(dscs) < 0.98:  # the target, not yet met
-        pytest.xfail(f"INT8 agreement below 0.98: demo set mean {check['dsc_mean']:.4f} "
-                     f"(min {check['dsc_min']:.4f}), tiny cases mean {np.mean(dscs):.4f}")
+    # the target (INT8 weights, FP32 activations: quantize_encoder.py's docstring)
+    assert meta["int8_scheme"] == "weights", meta.get("int8_scheme")
+    assert check["dsc_mean"] >= 0.98, check
+    assert np.mean(dscs) >= 0.98, dscs
