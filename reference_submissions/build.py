@@ -89,7 +89,7 @@ IMAGES: dict[str, ImageSpec] = {s.name: s for s in [
     ImageSpec("box-threshold", "box-threshold", "numpy"),
     ImageSpec("click-fill", "click-fill", "numpy", leaderboard=False, tracks=("interactive",)),
     # CVPR25 text track baseline; evaluated with --config cvpr25-text, not in the CVPR24 leaderboard run
-    ImageSpec("text-threshold", "text-threshold", "scipy", common=(), leaderboard=False,
+    ImageSpec("text-threshold", "text-threshold", "scipy", leaderboard=False,
               tracks=("text",)),
     ImageSpec("efficientvit-sam-openvino", "litemedsam-openvino", "openvino", "efficientvit-sam",
               IR_FILES, ("case_io.py", "sam_algo.py"), leaderboard=False),

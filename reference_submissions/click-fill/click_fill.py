@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from case_io import CaseError, load_case, save_segs
+from case_io import CaseError, load_case, read_members, save_segs
 
 BALL_RADIUS_YX = 4.0  # pixels
 BALL_RADIUS_Z = 1.0   # slices
@@ -119,8 +119,7 @@ def predict_interactive(data: dict) -> np.ndarray:
 
 
 def answer(path: Path, outputs: Path) -> str:
-    with np.load(path, allow_pickle=True) as npz:
-        data = {k: npz[k] for k in npz.files}
+    data = read_members(path)  # pickled prompts through case_io's restricted unpickler
     boxes = data.get("boxes")
     if boxes is not None and boxes.dtype != object:  # CVPR24: (N, 4) / (N, 6) box array
         case = load_case(path)

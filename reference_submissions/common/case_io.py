@@ -371,6 +371,30 @@ def load_case(path: str | Path) -> Case:
     return Case(name=path.stem, dim=dim, imgs=imgs, boxes=boxes)
 
 
+def read_members(path: str | Path) -> dict[str, np.ndarray]:
+    """Every member of an input ``.npz`` without a general unpickler: plain arrays with
+    ``allow_pickle=False``, object (pickled) members -- CVPR25 ``boxes``, ``clicks``,
+    ``clicks_order``, ``text_prompts`` -- through the restricted unpickler (at most
+    ``MAX_PICKLE_BYTES`` each). For images that read the prompts themselves instead of
+    through :func:`load_case`. Raises CaseError for a non-regular or oversized file, an
+    unreadable archive or a refused pickle."""
+    path = Path(path)
+    if path.is_symlink() or not path.is_file():
+        raise CaseError(f"{path.name}: not a regular file")
+    size = path.stat().st_size
+    if size > MAX_INPUT_BYTES:
+        raise CaseError(f"{path.name}: file is {size} bytes, more than {MAX_INPUT_BYTES}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            pickled = {k for k in npz.files if _is_pickled(npz, k)}
+            out = {k: npz[k] for k in npz.files if k not in pickled}
+    except (OSError, ValueError, zipfile.BadZipFile, KeyError) as exc:
+        raise CaseError(f"{path.name}: not a readable .npz ({type(exc).__name__}: {exc})") from None
+    for k in sorted(pickled):
+        out[k] = _read_pickled(path, k)
+    return out
+
+
 def _is_pickled(npz, key: str) -> bool:
     """True when npz member ``key`` is an object (pickled) array; reads only its header."""
     with npz.zip.open(f"{key}.npy") as fp:

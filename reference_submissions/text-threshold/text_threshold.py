@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from case_io import read_members
 from scipy import ndimage
 
 #: keyword (lower case, matched as a substring) -> inclusive uint8 window
@@ -92,9 +93,9 @@ def main(inputs: str, outputs: str) -> int:
     failed = 0
     for path in sorted(Path(inputs).glob("*.npz")):
         try:
-            with np.load(path, allow_pickle=True) as data:  # the official way to read text_prompts
-                imgs = data["imgs"]
-                prompts = data["text_prompts"].item()
+            data = read_members(path)  # text_prompts through case_io's restricted unpickler
+            imgs = data["imgs"]
+            prompts = data["text_prompts"].item()
             segs = predict(imgs, prompts)
             np.savez_compressed(out / path.name, segs=segs)
             print(f"{path.name}: {len(np.unique(segs)) - 1} labels", flush=True)
