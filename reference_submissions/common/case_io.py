@@ -142,6 +142,17 @@ def _read_pickled(path: Path, key: str) -> np.ndarray:
     return obj
 
 
+def _regular_input(path: str | Path) -> Path:
+    """``path`` when it is a regular file (not a symlink) of at most MAX_INPUT_BYTES."""
+    path = Path(path)
+    if path.is_symlink() or not path.is_file():
+        raise CaseError(f"{path.name}: not a regular file")
+    size = path.stat().st_size
+    if size > MAX_INPUT_BYTES:
+        raise CaseError(f"{path.name}: file is {size} bytes, more than {MAX_INPUT_BYTES}")
+    return path
+
+
 def _int(v, path: Path, key: str, what: str) -> int:
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer, float, np.floating)):
         raise _fail(path, key, f"{what}: an integer", repr(v)[:80])
@@ -283,12 +294,7 @@ def load_case(path: str | Path) -> Case:
     wrong number of coordinates (e.g. a 2D box in a 3D case), a box with
     min > max, or a box outside the image.
     """
-    path = Path(path)
-    if path.is_symlink() or not path.is_file():
-        raise CaseError(f"{path.name}: not a regular file")
-    size = path.stat().st_size
-    if size > MAX_INPUT_BYTES:
-        raise CaseError(f"{path.name}: file is {size} bytes, more than {MAX_INPUT_BYTES}")
+    path = _regular_input(path)
     dim = 3 if path.name.startswith("3D") else 2
     interactive = None
     try:
@@ -378,12 +384,7 @@ def read_members(path: str | Path) -> dict[str, np.ndarray]:
     ``MAX_PICKLE_BYTES`` each). For images that read the prompts themselves instead of
     through :func:`load_case`. Raises CaseError for a non-regular or oversized file, an
     unreadable archive or a refused pickle."""
-    path = Path(path)
-    if path.is_symlink() or not path.is_file():
-        raise CaseError(f"{path.name}: not a regular file")
-    size = path.stat().st_size
-    if size > MAX_INPUT_BYTES:
-        raise CaseError(f"{path.name}: file is {size} bytes, more than {MAX_INPUT_BYTES}")
+    path = _regular_input(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             pickled = {k for k in npz.files if _is_pickled(npz, k)}

@@ -121,12 +121,17 @@ IGNORED_PATTERNS = [r".*image_encoder\.neck.*", r".*image_encoder\.layers\.3\..*
 FIRST_CONVS = 3  # the patch embedding's convolutions, the first ones in the graph
 
 
+def first_convs(model: ov.Model, n: int) -> list[str]:
+    """Names of the first ``n`` (group) convolutions in graph order."""
+    return [op.get_friendly_name() for op in model.get_ordered_ops()
+            if op.get_type_name() in ("Convolution", "GroupConvolution")][:n]
+
+
 def ignored_scope(model: ov.Model):
     import nncf
 
-    convs = [op.get_friendly_name() for op in model.get_ordered_ops()
-             if op.get_type_name() in ("Convolution", "GroupConvolution")][:FIRST_CONVS]
-    return nncf.IgnoredScope(names=convs, patterns=IGNORED_PATTERNS, validate=False)
+    return nncf.IgnoredScope(names=first_convs(model, FIRST_CONVS), patterns=IGNORED_PATTERNS,
+                             validate=False)
 
 
 #: the ``weights`` scheme keeps these in FP32: the neck (its output is the embedding itself) and
@@ -143,11 +148,9 @@ def compress_weights(fp32_xml: Path) -> ov.Model:
     import nncf
 
     model = ov.Core().read_model(fp32_xml)
-    convs = [op.get_friendly_name() for op in model.get_ordered_ops()
-             if op.get_type_name() in ("Convolution", "GroupConvolution")][:WEIGHTS_FP32_CONVS]
-    return nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM,
-                                 ignored_scope=nncf.IgnoredScope(
-                                     names=convs, patterns=WEIGHTS_FP32_PATTERNS, validate=False))
+    keep = nncf.IgnoredScope(names=first_convs(model, WEIGHTS_FP32_CONVS),
+                             patterns=WEIGHTS_FP32_PATTERNS, validate=False)
+    return nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM, ignored_scope=keep)
 
 
 def quantize(fp32_xml: Path, slices: list[np.ndarray]) -> ov.Model:
