@@ -21,8 +21,10 @@ per-instance DSC of the INT8 and PyTorch masks against the FP32 image's; then,
 inside each image with the same limits: the container start (a no-op command),
 model load (compile vs the compiled cache: the time the compiled cache saves per case), the
 time from process start to the first encoder call, and the encoder time per
-slice (median of ``--repeat``) against the floor at the float32 matrix-product
-rate measured in the same container (the machine is shared, its rate moves).
+slice (median of ``--repeat``) against its floor: the encoder's multiply-adds
+(counted from the IR's matrix products and convolutions) at numpy's float32
+matrix-product rate with the same thread count, measured in the same container
+(the machine is shared, its rate moves).
 
 Acceptance (issue 16): with the compiled cache a 2D case's wall time is at most
 container start + 1.5 x one encoder pass (the single-box 2D case, same run); the
@@ -49,7 +51,6 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / "reference_submissions" / "build.py"
-GFLOP_PER_SLICE = 75.0
 #: (demo-data preset, case) pairs
 CASESETS = {
     "quick": [("tiny", "2DBox_US_0001"), ("tiny", "2DBox_Fundus_0001"), ("tiny", "3DBox_CT_0001")],
@@ -62,8 +63,18 @@ CASESETS = {
 VARIANTS = {"pytorch": "litemedsam-pytorch", "ov-fp32-compile": "litemedsam-openvino",
             "ov-fp32": "litemedsam-openvino", "ov-int8": "litemedsam-openvino-int8"}
 
+#: float32 matrix-product rate (GFLOP/s) of numpy's BLAS with THREADS threads; run in a child
+#: process because the images set OMP_NUM_THREADS=1, which would make it a one-core rate
+MATMUL_RATE = """
+import time, numpy as np
+a = np.random.default_rng(1).random((2048, 2048), np.float32); a @ a
+rates = []
+for _ in range(3):
+    t = time.perf_counter(); a @ a; a @ a; rates.append(2 * 2 * 2048 ** 3 / (time.perf_counter() - t) / 1e9)
+print(max(rates))
+"""
 OV_TIMER = """
-import json, time, numpy as np
+import json, os, subprocess, sys, time, numpy as np
 t_start = time.perf_counter()
 import openvino as ov
 from case_io import cpu_limit
@@ -71,21 +82,35 @@ from ov_models import load_part
 n = cpu_limit(); core = ov.Core()
 card = json.load(open('model/model_card.json'))
 from pathlib import Path
+def gflop(model):  # multiply-adds x 2 of every matrix product and convolution, from the IR's shapes
+    f = 0
+    for op in model.get_ordered_ops():
+        kind = op.get_type_name()
+        if kind not in ('MatMul', 'Convolution', 'GroupConvolution'):
+            continue
+        w = list(op.input(1).get_shape())
+        if kind == 'MatMul':
+            a = list(op.input(0).get_shape()); k = a[-2] if op.get_attributes()['transpose_a'] else a[-1]
+        else:
+            k = int(np.prod(w[2:] if kind == 'GroupConvolution' else w[1:]))
+        f += 2 * int(np.prod(list(op.output(0).get_shape()))) * k
+    return f / 1e9
+work = gflop(core.read_model('model/' + card['encoder']))
+def matmul_gflops():
+    env = {**os.environ, 'OMP_NUM_THREADS': str(n), 'OPENBLAS_NUM_THREADS': str(n)}
+    return float(subprocess.run([sys.executable, '-c', MATMUL_RATE], env=env, check=True,
+                                capture_output=True, text=True).stdout)
 t = time.perf_counter(); enc, how = load_part(core, Path('model'), card, 'encoder', n)
 load_enc = time.perf_counter() - t
 t = time.perf_counter(); dec, _ = load_part(core, Path('model'), card, 'decoder', n)
 load_dec = time.perf_counter() - t
 r = enc.create_infer_request(); x = np.random.default_rng(0).random((1, 3, 256, 256), np.float32)
 r.infer([x]); ts = []
-def matmul_gflops():
-    a = np.random.default_rng(1).random((2048, 2048), np.float32); a @ a
-    t = time.perf_counter()
-    for _ in range(3): a @ a
-    return 3 * 2 * 2048 ** 3 / (time.perf_counter() - t) / 1e9
 g0 = matmul_gflops()
 for _ in range(REPEAT):
     t = time.perf_counter(); r.infer([x]); ts.append(time.perf_counter() - t)
-print(json.dumps({'threads': n, 'times': ts, 'matmul_gflops': (g0 + matmul_gflops()) / 2,
+print(json.dumps({'threads': n, 'times': ts, 'matmul_gflops': max(g0, matmul_gflops()),
+                  'encoder_gflop': work,
                   'load_encoder_s': load_enc, 'load_decoder_s': load_dec, 'how': how}))
 """
 TORCH_TIMER = """
@@ -162,6 +187,7 @@ def container_start_s(client, ref: str, n: int = 5) -> float:
 
 def encoder_time(client, ref: str, variant: str, repeat: int) -> dict:
     code = (TORCH_TIMER if variant == "pytorch" else OV_TIMER).replace("REPEAT", str(repeat))
+    code = code.replace("MATMUL_RATE", repr(MATMUL_RATE))
     out, _ = in_container(client, ref, ["/opt/venv/bin/python", "-c", code])
     return json.loads(out.strip().splitlines()[-1])
 
@@ -264,9 +290,10 @@ def main(argv: list[str] | None = None) -> int:
             first = f"first encoder call {statistics.median(firsts):.2f} s" if firsts else ""
             load = (f"load {t['load_encoder_s']:.2f} + {t['load_decoder_s']:.2f} s ({t['how']})"
                     if "load_encoder_s" in t else "")
-            g = t.get("matmul_gflops")
-            floor = (f"; matmul {g:.0f} GFLOP/s -> floor {GFLOP_PER_SLICE / g:.3f} s, encoder = "
-                     f"{enc_s[v] / (GFLOP_PER_SLICE / g):.2f}x floor") if g else ""
+            g, work = t.get("matmul_gflops"), t.get("encoder_gflop")
+            floor = (f"; {work:.1f} GFLOP at the {t['threads']}-thread matmul rate {g:.0f} GFLOP/s -> "
+                     f"floor {work / g:.3f} s, encoder = {enc_s[v] / (work / g):.2f}x floor"
+                     ) if g and work else ""
             print(f"  {v:<16} encoder {enc_s[v]:.3f} s/slice ({t['threads']} threads){floor}")
             if load or first:
                 print(f"  {'':<16} {load}{', ' if load and first else ''}{first}")
