@@ -27,6 +27,8 @@ def test_one_changed_key_over_the_interactive_challenge(tmp_path):
     assert "extends" not in mine.data and "extends" not in mine.to_toml()
     assert mine.source == f"{path} (extends bundled:cvpr25-interactive)"
     assert mine.name == "cvpr25-interactive" and mine.data["protocol"]["kind"] == "interactive"
+    pinned = load_challenge(write(tmp_path, mine.to_toml(), "challenge.toml"))  # as a run re-reads it
+    assert pinned.data == mine.data
 
 
 def test_every_bundled_name_can_be_extended_and_cvpr24_is_the_default(tmp_path):
