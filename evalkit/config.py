@@ -3,7 +3,12 @@
 The bundled ``cvpr24`` file (``evalkit/configs/cvpr24.toml``) reproduces the CVPR 2024
 evaluation. A user file only needs the keys it changes: it is merged over the
 bundled defaults, table by table, and unknown keys are an error (a typo must not
-silently fall back to a default). Every value is then checked once, here, against
+silently fall back to a default). A top-level ``extends = "cvpr25-interactive"``
+(a name of :data:`BUNDLED`) merges the file over that bundled challenge instead
+(itself cvpr24 plus its changes); the file's name and the chain are the
+Challenge's ``source``, ``"my.toml (extends bundled:cvpr25-interactive)"``.
+Only bundled names: a chain of user files would spread one challenge over
+several files, so another file's keys are copied in instead. Every value is then checked once, here, against
 the schema of :mod:`evalkit.config_schema` (type, range, unit, and settings that
 would have no effect in the chosen scheme), so that a bad value fails at load with
 one :class:`ConfigError` naming the file and key, before any image is taken in.
@@ -21,7 +26,14 @@ from typing import Any
 
 import tomli_w
 
-from evalkit.config_schema import FREE_TABLES, ConfigError, check, parse_size, with_defaults
+from evalkit.config_schema import (
+    DIRECTIVES,
+    FREE_TABLES,
+    ConfigError,
+    check,
+    parse_size,
+    with_defaults,
+)
 
 __all__ = ["BUNDLED", "Challenge", "ConfigError", "load_challenge", "parse_size"]
 
@@ -88,6 +100,8 @@ def _merge(
         if key not in base:
             close = difflib.get_close_matches(key, list(base), n=1)
             fix = f"Did you mean '{close[0]}'?" if close else "Fix the spelling or remove the key."
+            if where and key in DIRECTIVES:
+                fix = f"'{key}' is a top-level key: write it above the first [table]."
             raise ConfigError(
                 f"{source}: unknown key '{path}'. Known keys here: {sorted(base)}. {fix}"
             )
@@ -105,7 +119,9 @@ def load_challenge(path: str | Path | None = None) -> Challenge:
 
     ``path`` may be ``None`` or ``"cvpr24"`` (the bundled file), the name of another
     bundled challenge (:data:`BUNDLED`, e.g. ``"cvpr25-interactive"``, itself a file of
-    changes over cvpr24) or a TOML file path.
+    changes over cvpr24) or a TOML file path. A file's top-level ``extends`` names
+    the bundled challenge it is merged over (default cvpr24; module docstring);
+    ``source`` is then ``"<path> (extends bundled:<name>)"``.
     Every key is checked against :data:`evalkit.config_schema.SCHEMA` (type, range,
     unit) and the cross-key :data:`~evalkit.config_schema.RULES` here, once; optional
     sections missing from the file get their defaults (``[executor] kind = "docker"``,
@@ -124,10 +140,36 @@ def load_challenge(path: str | Path | None = None) -> Challenge:
     else:
         p = Path(path)
         source, override = str(p), _read_user_file(p)
+        parent = _extends(override, source)
+        if parent is not None:
+            override = {k: v for k, v in override.items() if k not in DIRECTIVES}
+            base = load_challenge(parent).data
+            source = f"{p} (extends bundled:{parent})"
     seen: set[str] = set()
     merged = _merge(base, override, "", source, seen)
     check(merged, source, frozenset(seen))
     return Challenge(merged, source)
+
+
+def _extends(override: dict[str, Any], source: str) -> str | None:
+    """The bundled challenge named by a user file's top-level ``extends`` (``None``:
+    no such key). Raises :class:`ConfigError` naming the file, the value and the
+    bundled names for anything else (a path, a typo, a non-string)."""
+    if "extends" not in override:
+        return None
+    value = override["extends"]
+    if DIRECTIVES["extends"].ok(value) and value in BUNDLED:
+        return value
+    names = ", ".join(repr(n) for n in BUNDLED)
+    close = difflib.get_close_matches(str(value), list(BUNDLED), n=1)
+    if close:
+        fix = f" Did you mean {close[0]!r}?"
+    elif isinstance(value, str) and ("/" in value or value.endswith(".toml")):
+        fix = " Another challenge file cannot be extended: copy its keys into this file."
+    else:
+        fix = ""
+    raise ConfigError(f"{source}: extends: expected the name of a bundled challenge, one of "
+                      f"{names}; found {value!r}.{fix}")
 
 
 def _read_user_file(p: Path) -> dict[str, Any]:

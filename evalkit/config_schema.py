@@ -362,6 +362,13 @@ SCHEMA: dict[str, Spec] = {
     "protocol.official.uint8_prev": boolean().optional(True),
 }
 
+#: Top-level directives of a user file: read by ``evalkit.config.load_challenge`` before the
+#: merge, never kept in the merged document. ``extends``: the bundled challenge (a name of
+#: ``evalkit.config.BUNDLED``, checked there) the file is merged over; without it, cvpr24.
+DIRECTIVES: dict[str, Spec] = {
+    "extends": text().optional("cvpr24"),
+}
+
 #: Tables whose keys are data (metric names, aliases...), replaced whole when merged.
 FREE_TABLES = frozenset(k for k, s in SCHEMA.items() if s.entries is not None)
 

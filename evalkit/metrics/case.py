@@ -159,6 +159,27 @@ def round_value(x: float, digits: int) -> float:
     return float(np.round(np.float64(x), digits))
 
 
+#: The kinds of a text case (:attr:`evalkit.contract.text.TextPrompts.kind`).
+TEXT_KINDS = ("semantic", "instance")
+
+
+def applies(metric: Metric, kind: str | None) -> bool:
+    """Whether ``metric`` has a value for a case of ``kind`` (module docstring).
+
+    ``kind``: ``None`` for a box or click case (every metric applies), else a
+    text case's kind: ``"semantic"`` (the per-label metrics, ``level =
+    "instance"``: DSC, NSD...) or ``"instance"`` (the matching metrics, ``level =
+    "matching"``: F1, DSC_TP...). A metric that does not apply is NaN in the
+    case row whatever the prediction; ``compare`` counts such a pair as equal.
+    Raises ``ValueError`` for another ``kind``.
+    """
+    if kind is None:
+        return True
+    if kind not in TEXT_KINDS:
+        raise ValueError(f"case kind must be None, 'semantic' or 'instance', found {kind!r}")
+    return (metric.level == "matching") == (kind == "instance")
+
+
 def _split(metrics: Sequence[Metric]) -> tuple[list[Metric], list[Metric]]:
     per_label = [m for m in metrics if m.level == "instance"]
     return per_label, [m for m in metrics if m.level == "matching"]
@@ -211,7 +232,7 @@ def score_arrays(
     if text_kind == "instance":
         labels: list[int] = []
         inst = _with_columns(pd.DataFrame({"label": [], "gt_voxels": [], "pred_voxels": []}), metrics)
-        values.update({m: math.nan for m in per_label})
+        values.update({m: math.nan for m in per_label if not applies(m, text_kind)})
     else:
         labels = text_labels(gt, prompts, settings) if prompts is not None else case_labels(gt, pred, settings)
         computed = per_label if registry.DSC in per_label else [registry.DSC, *per_label]  # DSC feeds the gate
@@ -223,7 +244,7 @@ def score_arrays(
         inst = _with_columns(inst, metrics)
     if matching:
         if text_kind == "semantic":
-            values.update({m: math.nan for m in matching})
+            values.update({m: math.nan for m in matching if not applies(m, text_kind)})
         else:
             scores = match_instances(gt, pred, threshold=settings.iou_threshold,
                                      uint8_cast=settings.uint8_cast, split_binary=settings.split_binary,
@@ -247,7 +268,6 @@ def score_missing(gt: np.ndarray, settings: MetricSettings,
     semantic labels are the prompted ones present.
     """
     metrics = settings.metrics
-    per_label, matching = _split(metrics)
     if settings.uint8_cast:
         gt = gt.astype(np.uint8)
     text_kind = None if prompts is None else prompts.kind
@@ -266,11 +286,9 @@ def score_missing(gt: np.ndarray, settings: MetricSettings,
                               for m in metrics), n_g, 0))
     inst = pd.DataFrame(rows, columns=instance_columns(metrics)).astype(instance_dtypes(metrics))
     values = {m: m.missing_value for m in metrics}
+    values.update({m: math.nan for m in metrics if not applies(m, text_kind)})
     if text_kind == "instance":
-        values.update({m: math.nan for m in per_label})
         labels = list(range(1, len(_present(gt, int(gt.max()) if gt.size else 0)) + 1))
-    elif text_kind == "semantic":
-        values.update({m: math.nan for m in matching})
     return case_values(len(labels), values, settings), inst
 
 

@@ -19,15 +19,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def print_comparison(cmp, label_a: str, label_b: str, out: Path) -> None:
     """The comparison on stdout: one line per metric (its name and unit), the runtime,
-    notes on metrics left out of the verdict, and the verdict."""
+    notes on metrics left out of the verdict, and the verdict. When some pairs are not
+    applicable (text cases), an ``n/a`` column counts them per metric."""
     labels = [m.label for m in cmp.metrics] or list(cmp.summary["metric"])
     width = max([7, *map(len, labels)])
+    show_na = "n_na" in cmp.summary.columns and bool((cmp.summary["n_na"] > 0).any())
     print(f"{len(cmp.cases)} paired cases, B = {label_b}, A = {label_a}")
     print(f"{'metric':<{width}} {'mean A':>8} {'mean B':>8} {'B-A':>9} {'95% CI':>21} {'max|d|':>8} "
-          f"{'Wilcoxon p':>11}")
+          f"{'Wilcoxon p':>11}" + (f" {'n/a':>5}" if show_na else ""))
     for label, r in zip(labels, cmp.summary.itertuples(index=False)):
         print(f"{label:<{width}} {r.mean_a:8.4f} {r.mean_b:8.4f} {r.mean_diff:+9.5f} "
-              f"[{r.ci_lo:+.5f}, {r.ci_hi:+.5f}] {r.max_abs_diff:8.5f} {r.p_wilcoxon:11.4g}")
+              f"[{r.ci_lo:+.5f}, {r.ci_hi:+.5f}] {r.max_abs_diff:8.5f} {r.p_wilcoxon:11.4g}"
+              + (f" {r.n_na:5d}" if show_na else ""))
     for note in cmp.notes:
         print(f"note: {note}")
     rt = cmp.runtime

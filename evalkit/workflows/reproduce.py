@@ -17,6 +17,19 @@ OpenVINO reference against the PyTorch baseline). It reports
   ``<column>_tolerance`` (``dsc_tolerance``, ``nsd_tolerance``); a metric without one
   is reported but not part of the verdict, and a note says so.
 
+Missing values (NaN). A (case, metric) pair that is NaN in one run only is a
+difference; so is one NaN in both runs where the metric applies (a harness or GT
+error scores every metric NaN): the verdict is "not reproduced" and a reason names
+a case. Only a pair the metric does not apply to counts as equal: in a text
+challenge (``[contract] inputs = "text"``) each case has a kind, read from its
+input's ``text_prompts`` (:func:`case_kinds`), and
+:func:`evalkit.metrics.case.applies` says which metrics a kind has (F1 and DSC_TP
+not for a semantic case, DSC and NSD not for an instance case). Such a pair, NaN
+in both runs, is left out of the statistics and counted in the summary's ``n_na``
+(``n_cases``: the pairs compared) and in a note. Box and click cases (cvpr24,
+cvpr25-interactive) have no kind: every metric applies, so every NaN is a
+difference, as before.
+
 The figure is drawn by :func:`evalkit.report.figures.plot_comparison`.
 """
 
@@ -31,6 +44,9 @@ import numpy as np
 import pandas as pd
 
 from evalkit.config import Challenge
+from evalkit.contract import ContractError
+from evalkit.contract.text import load_text_prompts
+from evalkit.metrics.case import applies
 from evalkit.metrics.registry import Metric, enabled_scored
 from evalkit.metrics.results import submission_cases
 from evalkit.ranking.bootstrap import bootstrap_mean_ci
@@ -40,28 +56,64 @@ from evalkit.runner.executor import Executor, make_executor
 from evalkit.workflows.runfolder import RunFolder, RunFolderError
 
 SUMMARY_COLUMNS = ["metric", "mean_a", "mean_b", "mean_diff", "ci_lo", "ci_hi", "max_abs_diff",
-                   "p_wilcoxon", "tolerance", "within"]
+                   "p_wilcoxon", "tolerance", "within", "n_cases", "n_na"]
+
+
+def is_text(challenge: Challenge) -> bool:
+    """Whether ``challenge`` is a text challenge (``[contract] inputs = "text"``)."""
+    return challenge.contract.get("inputs", "boxes") == "text"
+
+
+def case_kinds(cases: pd.DataFrame, challenge: Challenge) -> pd.Series:
+    """The kind of each text case, ``"semantic"`` or ``"instance"``, from its input's
+    ``text_prompts`` (read with the restricted unpickler, the contract's size limits).
+
+    ``cases``: columns ``case, input_path`` (a run's ``cases.csv``). ``""`` (unknown)
+    for a case whose input is gone or unreadable: nothing is then known not to apply
+    to it. Returns a Series aligned with ``cases``; empty input, empty Series."""
+    kinds = []
+    for case, path in zip(cases["case"], cases["input_path"]):
+        try:
+            kinds.append(load_text_prompts(path, challenge.contract, case=case).kind)
+        except (ContractError, OSError, ValueError):
+            kinds.append("")
+    return pd.Series(kinds, index=cases.index, dtype=object)
 
 
 def side_table(run: RunFolder, name: str) -> pd.DataFrame:
     """Case table of one submission: ``case, modality``, one column per scored metric the
-    run computes (``dsc, nsd`` in cvpr24), ``runtime_s``, ``status``.
+    run computes (``dsc, nsd`` in cvpr24), ``runtime_s``, ``status``; a text challenge
+    also has ``kind`` after ``modality`` (:func:`case_kinds` of the run's cases).
 
     From :func:`evalkit.metrics.results.submission_cases` (runtime = the runner's
     wall clock, ``RunningTime``); raises ``RunFolderError`` without scores.
     """
-    metrics = enabled_scored(run.challenge())
+    challenge = run.challenge()
+    metrics = enabled_scored(challenge)
     table = submission_cases(run, name, [m.name for m in metrics] + ["RunningTime"])
     table = table.rename(columns={"wall_s": "runtime_s"})
-    return table[["case", "modality", *(m.column for m in metrics), "runtime_s", "status"]]
+    table = table[["case", "modality", *(m.column for m in metrics), "runtime_s", "status"]]
+    if is_text(challenge):
+        cases = pd.read_csv(run.cases_path, dtype=str, keep_default_na=False)
+        kinds = dict(zip(cases["case"], case_kinds(cases, challenge)))
+        table.insert(2, "kind", [kinds.get(c, "") for c in table["case"]])
+    return table
 
 
 def paired_tables(a: pd.DataFrame, b: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """Inner join on case; for each metric column ``c`` of ``columns``: ``c_a, c_b,
-    c_diff`` (B - A), and ``runtime_ratio`` (B / A)."""
+    c_diff`` (B - A), and ``runtime_ratio`` (B / A). A ``kind`` column (text cases) on
+    either side gives one ``kind``: A's, else B's; ``""`` where they disagree."""
     both = a.merge(b, on=["case", "modality"], suffixes=("_a", "_b"), how="inner")
     if both.empty:
         raise RunFolderError("the two evaluations share no case: nothing to compare.")
+    if "kind_a" in both.columns or "kind_b" in both.columns:
+        ka = both.pop("kind_a").fillna("") if "kind_a" in both.columns else pd.Series("", index=both.index)
+        kb = both.pop("kind_b").fillna("") if "kind_b" in both.columns else pd.Series("", index=both.index)
+        kind = ka.where(ka != "", kb).where((ka == "") | (kb == "") | (ka == kb), "")
+        both.insert(2, "kind", kind)
+    elif "kind" in both.columns:  # only one side had it: merge kept it unsuffixed
+        both["kind"] = both["kind"].fillna("")
     for c in columns:
         both[f"{c}_diff"] = both[f"{c}_b"] - both[f"{c}_a"]
     both["runtime_ratio"] = both["runtime_s_b"] / both["runtime_s_a"]
@@ -103,23 +155,63 @@ class Comparison:
     notes: list[str] = field(default_factory=list)  # metrics left out of the verdict or comparison
 
 
+def not_applicable(both: pd.DataFrame, metric: Metric) -> np.ndarray:
+    """Boolean mask of the paired cases where ``metric`` does not apply (text cases of
+    a kind without it, :func:`evalkit.metrics.case.applies`) and is NaN in both runs.
+    All false without a ``kind`` column (box cases) and where the kind is ``""``."""
+    if "kind" not in both.columns:
+        return np.zeros(len(both), dtype=bool)
+    c = metric.column
+    off = np.array([k in ("semantic", "instance") and not applies(metric, k) for k in both["kind"]],
+                   dtype=bool)
+    return off & both[f"{c}_a"].isna().to_numpy() & both[f"{c}_b"].isna().to_numpy()
+
+
+def _missing_reason(both: pd.DataFrame, metric: Metric, na: np.ndarray) -> str | None:
+    """Why ``metric``'s NaNs fail the verdict: pairs NaN in one run only, pairs NaN in
+    both where the metric applies (``na`` excluded); ``None`` when there are none."""
+    c = metric.column
+    nan_a, nan_b = both[f"{c}_a"].isna().to_numpy(), both[f"{c}_b"].isna().to_numpy()
+    parts = []
+    one = nan_a != nan_b
+    if one.any():
+        parts.append(f"{int(one.sum())} paired case(s) with a value in one run only, "
+                     f"e.g. {both['case'][one].iloc[0]}")
+    two = nan_a & nan_b & ~na
+    if two.any():
+        parts.append(f"{int(two.sum())} paired case(s) NaN in both runs where {metric.name} applies, "
+                     f"e.g. {both['case'][two].iloc[0]}")
+    return f"{metric.name}: " + "; ".join(parts) if parts else None
+
+
 def metric_summary(both: pd.DataFrame, metric: Metric, cfg: dict) -> tuple[dict, str | None]:
     """One row of ``Comparison.summary`` for ``metric`` from the paired table, and the
-    reason it fails the verdict (``None`` when it passes or has no tolerance)."""
+    reason it fails the verdict (``None`` when it passes or has no tolerance).
+
+    Pairs where the metric does not apply (:func:`not_applicable`) are left out of
+    the statistics and counted in ``n_na``; ``n_cases`` pairs remain. Any other NaN
+    makes the statistics NaN and, with a tolerance, fails with a reason naming a case.
+    No pair left: statistics NaN, ``within`` ``None`` (not part of the verdict)."""
     c = metric.column
-    diff = both[f"{c}_diff"].to_numpy(float)
+    na = not_applicable(both, metric)
+    kept = both[~na]
+    diff = kept[f"{c}_diff"].to_numpy(float)
     lo, hi = bootstrap_mean_ci(diff, cfg["bootstrap_samples"], cfg["seed"])
     tol = tolerance(cfg, metric)
-    within = None if tol is None else bool(-tol <= lo and hi <= tol)
+    within = None if tol is None or not len(diff) else bool(-tol <= lo and hi <= tol)
     reason = None
     if within is False:
-        unit = f" {metric.unit}" if metric.unit else ""
-        reason = (f"{metric.name} mean difference 95% CI [{lo:+.4f}, {hi:+.4f}]{unit} "
-                  f"is not inside ±{tol}{unit}")
+        reason = _missing_reason(both, metric, na)
+        if reason is None:
+            unit = f" {metric.unit}" if metric.unit else ""
+            reason = (f"{metric.name} mean difference 95% CI [{lo:+.4f}, {hi:+.4f}]{unit} "
+                      f"is not inside ±{tol}{unit}")
     row = {"metric": metric.name, "mean_a": both[f"{c}_a"].mean(), "mean_b": both[f"{c}_b"].mean(),
-           "mean_diff": diff.mean(), "ci_lo": lo, "ci_hi": hi,
-           "max_abs_diff": float(np.abs(diff).max()), "p_wilcoxon": paired_wilcoxon(diff),
-           "tolerance": float("nan") if tol is None else tol, "within": within}
+           "mean_diff": diff.mean() if len(diff) else float("nan"), "ci_lo": lo, "ci_hi": hi,
+           "max_abs_diff": float(np.abs(diff).max()) if len(diff) else float("nan"),
+           "p_wilcoxon": paired_wilcoxon(diff),
+           "tolerance": float("nan") if tol is None else tol, "within": within,
+           "n_cases": len(diff), "n_na": int(na.sum())}
     return row, reason
 
 
@@ -128,19 +220,30 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, challenge: Challenge) -> Compariso
 
     Metrics are the scored metrics of ``[metrics] enabled`` (registry order); within
     = the 95 % bootstrap interval of the mean difference lies inside ±tolerance
-    (``None`` for a metric without a tolerance, which does not enter the verdict)."""
+    (``None`` for a metric without a tolerance, which does not enter the verdict).
+    NaN pairs: module docstring (a ``kind`` column marks text cases)."""
     cfg = challenge.data["reproducibility"]
     metrics, notes = compared_metrics(challenge, a, b)
     both = paired_tables(a, b, [m.column for m in metrics])
+    if "kind" in both.columns and (unknown := both["kind"] == "").any():
+        notes.append(f"{int(unknown.sum())} paired case(s) of kind unknown (no readable input "
+                     f"text_prompts, e.g. {both['case'][unknown].iloc[0]}): every NaN there counts "
+                     "as a difference.")
     rows, reasons = [], []
     for m in metrics:
         row, reason = metric_summary(both, m, cfg)
         rows.append(row)
         if reason:
             reasons.append(reason)
-        if row["within"] is None:
+        if row["n_na"]:
+            kinds = sorted(set(both["kind"][not_applicable(both, m)]))
+            notes.append(f"{m.name}: {row['n_na']} of {len(both)} paired cases not applicable "
+                         f"({' and '.join(kinds)} cases, NaN in both runs): counted equal.")
+        if tolerance(cfg, m) is None:
             notes.append(f"{m.name}: no tolerance in [reproducibility] (tolerances.{m.name} or "
                          f"{m.column}_tolerance): reported, not part of the verdict.")
+        elif not row["n_cases"]:
+            notes.append(f"{m.name}: applies to none of the paired cases: not part of the verdict.")
     ratio = both["runtime_ratio"].to_numpy(float)
     ratio = ratio[np.isfinite(ratio)]
     runtime = {

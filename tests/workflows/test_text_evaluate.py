@@ -97,3 +97,24 @@ def test_check_runs_a_text_image_and_prints_its_metrics(text_image, text_cases, 
     assert "VERDICT: PASS" in out and "F1" in out and "DSC_TP" in out
     line = next(x for x in out.splitlines() if x.startswith("3DText_CT_0002"))
     assert line.split()[1] == "ok" and line.split()[-2] != "-"       # F1 of an instance case
+
+
+def test_a_text_rerun_reproduces_with_not_applicable_pairs_counted(text_run, capsys):
+    """Rerun the baseline by image ID on the same text cases: compare says it reproduces,
+    the metrics that do not apply to a case's kind counted "n/a" (F1 and DSC_TP of the
+    semantic case, DSC and NSD of the two instance cases)."""
+    rc = main(["rerun", str(text_run), "--submission", "text-threshold", "--no-progress"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "VERDICT: reproduced" in out, out
+    assert "F1: 1 of 3 paired cases not applicable (semantic cases" in out
+    rerun = Path(out.strip().splitlines()[-1].split(": ", 1)[1])
+    summary = pd.read_csv(rerun / "comparison/summary.csv").set_index("metric")
+    assert summary["n_na"].to_dict() == {"DSC": 2, "NSD": 2, "F1": 1, "DSC_TP": 1}
+    assert (summary["max_abs_diff"] == 0).all() and summary["within"].all()
+    cases = pd.read_csv(rerun / "comparison/cases.csv").set_index("case")
+    assert cases.loc["3DText_CT_0001", "kind"] == "semantic"
+    assert cases.loc["3DText_Microscopy_0001", "kind"] == "instance"
+    # the empty image against itself (no engine): failed cases, same status, n/a pairs equal
+    rc = main(["compare", str(text_run), str(text_run), "--submission", "empty"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "VERDICT: reproduced" in out, out
