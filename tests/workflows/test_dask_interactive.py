@@ -151,9 +151,21 @@ def _assert_same_run(local: RunFolder, dist: RunFolder) -> None:
            .drop(columns=drop).sort_values(["case", "iteration"], ignore_index=True)
            for r in (local, dist)]
     pd.testing.assert_frame_equal(its[1], its[0])
-    # no harness-written input left behind on the coordinator
-    assert not any((b.work_dir / "interactive").glob("*")) if (b.work_dir / "interactive").is_dir() \
-        else True
+    assert not list(b.work_dir.glob("interactive/*"))  # no harness-written input left behind
+    _assert_runs_on_their_nodes(dist)
+
+
+def _assert_runs_on_their_nodes(dist: RunFolder) -> None:
+    """The report's fairness rows are the container runs, each on the node it ran on (a
+    case's runs can span nodes; its case record names only the last)."""
+    from evalkit.report.inputs import read_journal_table
+    from evalkit.report.nodes import journal_rows, node_runtimes
+
+    journal = dist.submission("clickfill").journal
+    rows = node_runtimes(journal_rows(dist.root, {"clickfill": read_journal_table(journal)}))
+    want = sorted((r.case, r.node, r.wall_s) for r in read_journal(journal, kind="run")
+                  if r.status != "skipped")
+    assert sorted(zip(rows["case"], rows["node"], rows["wall_s"], strict=True)) == want
 
 
 def test_the_interactive_protocol_on_the_cluster_equals_a_local_run(
