@@ -188,8 +188,9 @@ def test_the_interactive_protocol_on_the_cluster_equals_a_local_run(
         == {""}
 
 
-def _node_containers(client: docker.DockerClient, node: str) -> list:
-    return client.containers.list(filters={"label": f"evalkit.node={node}", "status": "running"})
+def _node_containers(client: docker.DockerClient, node: str, *, running: bool = True) -> list:
+    filters = {"label": f"evalkit.node={node}"} | ({"status": "running"} if running else {})
+    return client.containers.list(all=not running, filters=filters)
 
 
 def test_a_worker_killed_during_a_click_run_still_gives_each_run_once(
@@ -210,23 +211,26 @@ def test_a_worker_killed_during_a_click_run_still_gives_each_run_once(
     victim = None
     while victim is None and time.monotonic() < deadline and thread.is_alive():
         started = {r.case for r in read_journal(journal, kind="run")} if journal.is_file() else set()
-        for c in _node_containers(docker_client, "w0"):
-            if c.labels.get("evalkit.case") in started:
-                victim = c  # a case's runs are serial: one after a recorded run is a click run
+        for node in ("w0", "w1"):
+            if any(c.labels.get("evalkit.case") in started
+                   for c in _node_containers(docker_client, node)):
+                victim = node  # a case's runs are serial: one after a recorded run is a click run
                 break
         time.sleep(0.05)
-    assert victim is not None, "no click run started on w0"
-    cluster.kill("worker0")  # SIGKILL to the nanny and the worker, mid-run
+    assert victim is not None, "no click run seen in flight"
+    i = int(victim[1:])
+    cluster.kill(f"worker{i}")  # SIGKILL to the nanny and the worker, mid-run
     thread.join(timeout=600)
     assert not thread.is_alive() and "error" not in out, out.get("error")
     dist = out["run"]
     _assert_same_run(local_run, dist)
     ran = [r for r in read_journal(dist.submission("clickfill").journal, kind=None)
            if r.record == "run" and r.status != "skipped"]
-    assert "w1" in {r.node for r in ran}
-    cluster.start_worker(0)
+    assert f"w{1 - i}" in {r.node for r in ran}
+    cluster.start_worker(i)
     cluster.wait_for_workers(2)
-    assert _node_containers(docker_client, "w0") == []  # the orphan went when the node came back
+    # the orphan (SIGKILL left it behind) went when the node came back
+    assert _node_containers(docker_client, victim, running=False) == []
 
 
 def test_a_lost_scheduler_mid_case_resumes_at_the_next_run_with_the_same_results(
