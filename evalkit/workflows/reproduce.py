@@ -120,6 +120,19 @@ def paired_tables(a: pd.DataFrame, b: pd.DataFrame, columns: Sequence[str]) -> p
     return both
 
 
+def unpaired_notes(a: pd.DataFrame, b: pd.DataFrame, shown: int = 3) -> list[str]:
+    """One note per side with cases the other side lacks (a subset rerun is allowed, so they
+    are left out of the comparison, not the verdict), naming up to ``shown`` of them."""
+    notes = []
+    for side, mine, other in (("A", a, b), ("B", b, a)):
+        only = sorted(set(mine["case"]) - set(other["case"]))
+        if only:
+            names = ", ".join(only[:shown]) + (", ..." if len(only) > shown else "")
+            notes.append(f"{len(only)} case{'s' if len(only) > 1 else ''} only in {side}, "
+                         f"not compared ({names})")
+    return notes
+
+
 def compared_metrics(challenge: Challenge, a: pd.DataFrame,
                      b: pd.DataFrame) -> tuple[list[Metric], list[str]]:
     """The scored metrics enabled in ``challenge`` whose column both case tables have,
@@ -152,7 +165,7 @@ class Comparison:
     reproduced: bool
     reasons: list[str]
     metrics: list[Metric] = field(default_factory=list)  # compared metrics, in summary order
-    notes: list[str] = field(default_factory=list)  # metrics left out of the verdict or comparison
+    notes: list[str] = field(default_factory=list)  # metrics and cases left out of the verdict or comparison
 
 
 def not_applicable(both: pd.DataFrame, metric: Metric) -> np.ndarray:
@@ -225,6 +238,7 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, challenge: Challenge) -> Compariso
     cfg = challenge.data["reproducibility"]
     metrics, notes = compared_metrics(challenge, a, b)
     both = paired_tables(a, b, [m.column for m in metrics])
+    notes += unpaired_notes(a, b)
     if "kind" in both.columns and (unknown := both["kind"] == "").any():
         notes.append(f"{int(unknown.sum())} paired case(s) of kind unknown (no readable input "
                      f"text_prompts, e.g. {both['case'][unknown].iloc[0]}): every NaN there counts "

@@ -146,3 +146,23 @@ def test_write_comparison_writes_tables_verdict_and_figure(tmp_path):
     assert verdict["reproduced"] is False and len(verdict["reasons"]) == 2
     assert pd.read_csv(tmp_path / "summary.csv")["within"].tolist() == [True, True]
     assert (tmp_path / "comparison.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_cases_in_one_run_only_are_named_in_a_note():
+    """compare pairs the cases both runs share (a subset rerun is allowed), but the cases it
+    leaves out are counted and named, not dropped silently."""
+    import pandas as pd
+
+    from evalkit.config import load_challenge
+    from evalkit.workflows.reproduce import compare
+
+    a = pd.DataFrame({"case": ["2DBox_US_0000", "2DBox_US_0001", "2DBox_US_0002"], "modality": "US",
+                      "dsc": [0.9, 0.8, 0.7], "nsd": [0.8, 0.7, 0.6], "runtime_s": [1.0, 1.0, 1.0],
+                      "status": "ok"})
+    b = a.iloc[:2].copy()
+    b.loc[len(b)] = ["2DBox_US_0009", "US", 0.5, 0.5, 1.0, "ok"]
+    cmp = compare(a, b, load_challenge())
+    assert cmp.reproduced and len(cmp.cases) == 2
+    assert "1 case only in A, not compared (2DBox_US_0002)" in cmp.notes
+    assert "1 case only in B, not compared (2DBox_US_0009)" in cmp.notes
+    assert compare(a, a.copy(), load_challenge()).notes == []
