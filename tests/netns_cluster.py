@@ -22,6 +22,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
 
@@ -194,3 +196,22 @@ class NetnsCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextmanager
+def two_worker_cluster(log_dir: Path, n_slots: int = 2) -> Iterator[NetnsCluster]:
+    """A cluster with its scheduler and workers w0, w1 up (``n_slots`` > 2 keeps namespaces
+    for workers a test starts itself); skips the caller, printing why, where netns is missing."""
+    import pytest
+
+    reason = why_not_available()
+    if reason:
+        print(f"cluster tests skipped: {reason}")
+        pytest.skip(reason)
+    with NetnsCluster(n_slots, log_dir) as c:
+        c.setup_network()
+        c.start_scheduler()
+        c.start_worker(0)
+        c.start_worker(1)
+        c.wait_for_workers(2)
+        yield c

@@ -17,6 +17,7 @@ import pytest
 REF = Path(__file__).resolve().parents[2] / "reference_submissions"
 sys.path.insert(0, str(REF / "click-fill"))
 import click_fill
+from reference_images import build_reference_images
 
 BOX = {"z_min": 2, "z_max": 6, "z_mid": 4, "z_mid_x_min": 5, "z_mid_y_min": 3,
        "z_mid_x_max": 15, "z_mid_y_max": 9}
@@ -81,10 +82,7 @@ def test_cvpr25_folder_with_pickled_members(tmp_path):
 @pytest.mark.docker
 @pytest.mark.slow
 def test_click_fill_image_runs_cvpr24_cases_on_the_runner(docker_client, tmp_path):
-    proc = subprocess.run([sys.executable, str(REF / "build.py"), "--only", "click-fill"],
-                          capture_output=True, text=True, timeout=1800, check=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    ref = dict(line.split(" -> ", 1) for line in proc.stdout.splitlines() if " -> " in line)["click-fill"]
+    ref = build_reference_images("click-fill", timeout=1800)["click-fill"]
     data = tmp_path / "demo"
     subprocess.run([sys.executable, "-m", "evalkit.cli", "demo-data", "--out", str(data), "--preset", "tiny"],
                    check=True, capture_output=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from reference_images import build_reference_images
 from reference_phantoms import make_2d, make_3d, per_instance_dsc
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -34,12 +35,7 @@ CACHE = Path.home() / ".cache" / "evalkit" / "torch-reference"
 def reference_images(docker_client) -> dict[str, str]:
     names = ["litemedsam-openvino", "litemedsam-openvino-int8", "litemedsam-pytorch", "box-fill",
              "box-threshold", "efficientvit-sam-openvino"]
-    cmd = [sys.executable, str(BUILD)] + [a for n in names for a in ("--only", n)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, check=False)
-    assert proc.returncode == 0, f"build.py failed:\n{proc.stderr[-4000:]}"
-    refs = dict(line.split(" -> ", 1) for line in proc.stdout.splitlines() if " -> " in line)
-    assert set(names) <= set(refs), proc.stdout
-    return refs
+    return build_reference_images(*names)
 
 
 @pytest.fixture(scope="session")

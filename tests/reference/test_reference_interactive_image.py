@@ -10,28 +10,21 @@ iteration (dict boxes, no ``3DBox_`` name) and a click iteration whose
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from reference_images import build_reference_images
 from reference_phantoms import dsc
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
-BUILD = REPO / "reference_submissions" / "build.py"
 D, H, W = 9, 96, 96
 
 
 @pytest.fixture(scope="module")
 def openvino_image(docker_client) -> str:
-    proc = subprocess.run([sys.executable, str(BUILD), "--only", "litemedsam-openvino"],
-                          capture_output=True, text=True, timeout=3600, check=False)
-    assert proc.returncode == 0, f"build.py failed:\n{proc.stderr[-4000:]}"
-    refs = dict(line.split(" -> ", 1) for line in proc.stdout.splitlines() if " -> " in line)
-    return refs["litemedsam-openvino"]
+    return build_reference_images("litemedsam-openvino")["litemedsam-openvino"]
 
 
 def phantom(seed: int = 0):

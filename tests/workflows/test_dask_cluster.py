@@ -28,7 +28,7 @@ from evalkit.runner.executor import ExecutorUnavailable
 from evalkit.runner.run import run_submission
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from netns_cluster import NetnsCluster, why_not_available
+from netns_cluster import two_worker_cluster
 
 pytestmark = [pytest.mark.docker, pytest.mark.cluster]
 
@@ -36,20 +36,8 @@ pytestmark = [pytest.mark.docker, pytest.mark.cluster]
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, docker_client):
     """Scheduler + workers w0, w1 (namespace 2 is kept for a worker started by a test)."""
-    reason = why_not_available()
-    if reason:
-        print(f"cluster tests skipped: {reason}")
-        pytest.skip(reason)
-    c = NetnsCluster(3, tmp_path_factory.mktemp("cluster"))
-    try:
-        c.setup_network()
-        c.start_scheduler()
-        c.start_worker(0)
-        c.start_worker(1)
-        c.wait_for_workers(2)
+    with two_worker_cluster(tmp_path_factory.mktemp("cluster"), 3) as c:
         yield c
-    finally:
-        c.close()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -30,10 +29,10 @@ from evalkit.cli import main
 from evalkit.runfolder import RunFolder, read_journal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from netns_cluster import NetnsCluster, why_not_available
+from netns_cluster import two_worker_cluster
+from reference_images import build_reference_images
 
 pytestmark = [pytest.mark.docker, pytest.mark.cluster, pytest.mark.slow]
-REPO = Path(__file__).resolve().parents[2]
 #: two cases with boxes (3 and 2 classes) and one without (run 1 skipped), all small
 CASES = ("CT_abdomen_0002", "MR_brain_0002", "PET_lesion_0001")
 CLICKS = 2
@@ -45,30 +44,14 @@ SAME = ("case", "record", "iteration", "attempt", "status", "output", "reason", 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, docker_client):
     """Scheduler + workers w0, w1."""
-    reason = why_not_available()
-    if reason:
-        pytest.skip(reason)
-    c = NetnsCluster(2, tmp_path_factory.mktemp("cluster"))
-    try:
-        c.setup_network()
-        c.start_scheduler()
-        c.start_worker(0)
-        c.start_worker(1)
-        c.wait_for_workers(2)
+    with two_worker_cluster(tmp_path_factory.mktemp("cluster"), 2) as c:
         yield c
-    finally:
-        c.close()
 
 
 @pytest.fixture(scope="module")
 def click_fill(docker_client) -> str:
     """The reference of the bundled click-fill image (built when missing)."""
-    proc = subprocess.run([sys.executable, str(REPO / "reference_submissions" / "build.py"),
-                           "--only", "click-fill"], capture_output=True, text=True, timeout=1800,
-                          check=False, cwd=REPO)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return dict(line.split(" -> ", 1) for line in proc.stdout.splitlines()
-                if " -> " in line)["click-fill"]
+    return build_reference_images("click-fill", timeout=1800)["click-fill"]
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,13 +18,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cvpr25_official as official
+from reference_images import build_reference_images
 
 from evalkit.config import load_challenge
 from evalkit.metrics import registry
 from evalkit.runfolder import RunFolder
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +37,7 @@ def parity_run(tmp_path_factory, docker_client, test_images):
     for case, info in official.case_info().items():  # the very cases the official run had
         got = hashlib.sha256((cases / "imgs" / f"{case}.npz").read_bytes()).hexdigest()
         assert got == info["input_sha256"], f"{case}: the cvpr25 demo preset changed"
-    proc = subprocess.run([sys.executable, str(REPO / "reference_submissions" / "build.py"),
-                           "--only", "click-fill"], capture_output=True, text=True, timeout=1800,
-                          check=False, cwd=REPO)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    click_fill = dict(line.split(" -> ", 1) for line in proc.stdout.splitlines()
-                      if " -> " in line)["click-fill"]
+    click_fill = build_reference_images("click-fill", timeout=1800)["click-fill"]
     run_dir = tmp_path_factory.mktemp("run") / "parity"
     evaluate([Submission(click_fill, "clickfill"), Submission(test_images["skipiter"], "skipiter")],
              cases, run_dir, load_challenge("cvpr25-interactive"), progress=False)

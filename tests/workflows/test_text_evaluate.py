@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from reference_images import build_reference_images
 
 from evalkit.cli import main
 
@@ -31,11 +30,7 @@ def _nothing_image(client) -> str:
 
 @pytest.fixture(scope="module")
 def text_image(docker_client) -> str:
-    proc = subprocess.run([sys.executable, str(REPO / "reference_submissions/build.py"),
-                           "--only", "text-threshold"], capture_output=True, text=True,
-                          timeout=3600, check=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return dict(x.split(" -> ", 1) for x in proc.stdout.splitlines() if " -> " in x)["text-threshold"]
+    return build_reference_images("text-threshold")["text-threshold"]
 
 
 @pytest.fixture(scope="module")
