@@ -191,6 +191,15 @@ class NetnsCluster:
             subprocess.run(["ip", "link", "del", f"{self.prefix}r"], check=False, capture_output=True)
             self._route = False
 
+    def restart(self) -> None:
+        """After a lost scheduler: stop workers w0, w1, start a new scheduler and both again."""
+        for key in ("worker0", "worker1"):
+            self.kill(key)
+        self.start_scheduler()
+        self.start_worker(0)
+        self.start_worker(1)
+        self.wait_for_workers(2)
+
     def __enter__(self) -> Self:
         return self
 

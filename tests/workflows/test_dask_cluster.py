@@ -200,12 +200,7 @@ def test_a_lost_scheduler_stops_the_run_and_the_same_command_resumes(
     assert isinstance(out.get("error"), ExecutorUnavailable), out
     before = read_journal(journal, kind=None)
     assert 1 <= len(before) < 4 and {r.status for r in before} == {"ok"}  # nothing half-recorded
-    for key in ("worker0", "worker1"):
-        cluster.kill(key)
-    cluster.start_scheduler()
-    cluster.start_worker(0)
-    cluster.start_worker(1)
-    cluster.wait_for_workers(2)
+    cluster.restart()
     with DaskExecutor(challenge, scheduler=cluster.address, calibrate=False) as again:
         run_submission(image, cases, tmp_path, challenge, name="busy", executor=again, progress=False)
     after = read_journal(journal, kind=None)

@@ -14,7 +14,6 @@ exactly once, with the same results.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import threading
 import time
@@ -29,6 +28,7 @@ from evalkit.cli import main
 from evalkit.runfolder import RunFolder, read_journal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from demo_cases import demo_subset
 from netns_cluster import two_worker_cluster
 from reference_images import build_reference_images
 
@@ -57,18 +57,8 @@ def click_fill(docker_client) -> str:
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory) -> Path:
     """Three cases of the cvpr25 demo preset (imgs/, gts/, manifest.csv)."""
-    from evalkit.demodata.generate import generate
-
-    full = tmp_path_factory.mktemp("cvpr25-full")
-    generate(full, preset="cvpr25", seed=0)
-    out = tmp_path_factory.mktemp("cvpr25-three")
-    for sub in ("imgs", "gts"):
-        (out / sub).mkdir()
-        for case in CASES:
-            shutil.copy(full / sub / f"{case}.npz", out / sub / f"{case}.npz")
-    manifest = pd.read_csv(full / "manifest.csv")
-    manifest[manifest["case"].isin(CASES)].to_csv(out / "manifest.csv", index=False)
-    return out
+    return demo_subset(tmp_path_factory.mktemp("cvpr25-full"), tmp_path_factory.mktemp("cvpr25-three"),
+                       "cvpr25", CASES)
 
 
 @pytest.fixture(scope="module")
@@ -252,12 +242,7 @@ def test_a_lost_scheduler_mid_case_resumes_at_the_next_run_with_the_same_results
     ended = {r.case for r in before if r.record == "case"}
     assert begun - ended, "no case was stopped between its runs"
     assert {r.status for r in before} <= {"ok", "skipped"}  # nothing half-recorded
-    for key in ("worker0", "worker1"):
-        cluster.kill(key)
-    cluster.start_scheduler()
-    cluster.start_worker(0)
-    cluster.start_worker(1)
-    cluster.wait_for_workers(2)
+    cluster.restart()
     with DaskExecutor(challenge, scheduler=cluster.address, calibrate=False) as again:
         evaluate(subs, cases, run_dir, challenge, executor=again, progress=False)
     after = read_journal(journal, kind=None)

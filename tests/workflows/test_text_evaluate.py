@@ -4,11 +4,11 @@ three text demo cases through `evalkit evaluate --config cvpr25-text` (results, 
 from __future__ import annotations
 
 import importlib.util
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from demo_cases import demo_subset
 from reference_images import build_reference_images
 
 from evalkit.cli import main
@@ -35,16 +35,8 @@ def text_image(docker_client) -> str:
 
 @pytest.fixture(scope="module")
 def text_cases(tmp_path_factory) -> Path:
-    from evalkit.demodata.generate import generate
-
-    demo = tmp_path_factory.mktemp("textdemo")
-    generate(demo, preset="cvpr25-text", seed=0)
-    cases = tmp_path_factory.mktemp("textcases")
-    for sub in ("imgs", "gts"):
-        (cases / sub).mkdir()
-        for name in CASES:
-            shutil.copy(demo / sub / f"{name}.npz", cases / sub / f"{name}.npz")
-    return cases
+    return demo_subset(tmp_path_factory.mktemp("textdemo"), tmp_path_factory.mktemp("textcases"),
+                       "cvpr25-text", CASES)
 
 
 @pytest.fixture(scope="module")
