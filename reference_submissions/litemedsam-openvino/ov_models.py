@@ -24,7 +24,10 @@ outputs bit for bit), so one cache serves any container CPU limit. Properties:
 latency hint, one stream, denormals flushed, threads = the container's CPU
 limit, and ``INFERENCE_PRECISION_HINT`` from the model card
 (``<part>_inference_precision``, default ``"f32"`` so CPUs with bf16/AMX do not
-change the numbers; ``null`` lets OpenVINO choose, used for the INT8 encoder).
+change the numbers; ``null`` lets OpenVINO choose, used for the INT8 encoder: bf16
+for its floating-point layers on a CPU with native bf16, f32 on AVX2). Every load
+logs the precision the part runs at (``runs at bf16``), and ``compiled.json``
+records it per part (``runs_at``).
 
 ``load_parts_async`` loads the encoder on a background thread at once
 (OpenVINO releases the GIL while compiling/loading) so that Python keeps
@@ -68,6 +71,17 @@ def compile_properties(card: dict, part: str, threads: int) -> dict[str, Any]:
     if precision:
         cfg["INFERENCE_PRECISION_HINT"] = precision
     return cfg
+
+
+def run_precision(compiled_model) -> str:
+    """The floating-point precision OpenVINO chose for a compiled model ("f32", "bf16", ...):
+    the card's hint when it sets one, else the CPU's default (bf16 where the CPU has native
+    bf16, e.g. AVX512_BF16 or AMX; f32 on AVX2). INT8 layers run in INT8 either way."""
+    try:
+        hint = compiled_model.get_property("INFERENCE_PRECISION_HINT")
+        return hint.to_string() if hasattr(hint, "to_string") else str(hint)
+    except Exception:  # noqa: BLE001 - a plugin without the property: say so, do not fail
+        return "unknown"
 
 
 def baked_properties(cfg: dict[str, Any]) -> dict[str, str]:
@@ -159,18 +173,19 @@ def load_part(core, model_dir: Path, card: dict, part: str, threads: int):
         try:
             model = core.compile_model(xml, "CPU", {**cfg, "CACHE_DIR": str(cache)})
             if model.get_property("LOADED_FROM_CACHE"):
-                log(f"{part}: loaded the compiled cache in {time.perf_counter() - t0:.2f} s")
+                log(f"{part}: loaded the compiled cache in {time.perf_counter() - t0:.2f} s, "
+                    f"runs at {run_precision(model)}")
                 return model, "cached"
             log(f"{part}: compiled cache not used: OpenVINO did not load {blob.name} (model "
                 f"path {xml} differs from the build's?); compiled {xml.name} in "
-                f"{time.perf_counter() - t0:.2f} s")
+                f"{time.perf_counter() - t0:.2f} s, runs at {run_precision(model)}")
             return model, "compiled"
         except Exception as exc:  # noqa: BLE001 - a broken cache costs the compile time only
             msg = " ".join(str(exc).split())[-200:]  # one line; OpenVINO's check is at the end
             reason = f"loading {blob.name} failed ({type(exc).__name__}: {msg})"
     model = core.compile_model(xml, "CPU", cfg)
     log(f"{part}: compiled cache not used: {reason}; compiled {xml.name} in "
-        f"{time.perf_counter() - t0:.2f} s")
+        f"{time.perf_counter() - t0:.2f} s, runs at {run_precision(model)}")
     return model, "compiled"
 
 
@@ -234,8 +249,9 @@ def precompile(model_dir: Path, threads: int) -> dict:
                                    "properties": baked_properties(props),
                                    "blob": blob.name, "blob_bytes": blob.stat().st_size,
                                    "blob_sha256": file_sha256(blob),
+                                   "runs_at": run_precision(loaded),
                                    "compile_s": round(compile_s, 3), "load_s": round(load_s, 3)}
         log(f"precompiled {part}: compile {compile_s:.2f} s, load from cache {load_s:.2f} s, "
-            f"{blob.stat().st_size / 1e6:.1f} MB")
+            f"{blob.stat().st_size / 1e6:.1f} MB, runs at {run_precision(loaded)}")
     (model_dir / BLOB_DIR / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest

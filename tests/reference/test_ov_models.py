@@ -34,6 +34,26 @@ def test_properties_precision_from_the_card_threads_not_baked():
     assert "INFERENCE_NUM_THREADS" not in baked_properties(fp32)
 
 
+def test_run_precision_names_the_chosen_type_and_never_fails():
+    class Hint:
+        def to_string(self):
+            return "bf16"
+
+    class Compiled:
+        def __init__(self, value):
+            self.value = value
+
+        def get_property(self, name):
+            if isinstance(self.value, Exception):
+                raise self.value
+            assert name == "INFERENCE_PRECISION_HINT"
+            return self.value
+
+    assert ov_models.run_precision(Compiled(Hint())) == "bf16"
+    assert ov_models.run_precision(Compiled("f32")) == "f32"
+    assert ov_models.run_precision(Compiled(RuntimeError("no such property"))) == "unknown"
+
+
 @pytest.fixture
 def built(tmp_path):
     blob = tmp_path / "encoder.blob"

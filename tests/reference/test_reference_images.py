@@ -238,6 +238,8 @@ def test_compiled_models_load_from_the_cache_and_a_bad_cache_falls_back(referenc
         in log, log
     assert "compiled cache not used" not in log, log
     assert "first encoder call" in log
+    # the FP32 image pins f32 (a CPU with native bf16 would otherwise run bf16: other masks)
+    assert log.count("runs at f32") == 2, log
 
     inputs, outputs = tmp_path / "in", tmp_path / "out"
     inputs.mkdir()
