@@ -95,8 +95,10 @@ import openvino as ov
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "common"))
+sys.path.insert(0, str(HERE.parent / "litemedsam-openvino"))
 
 from case_io import load_case
+from ov_models import run_precision
 from sam_algo import Card, SamBoxPredictor, preprocess
 
 MIN_MEAN_DSC = 0.98
@@ -191,7 +193,7 @@ def predictor(core: ov.Core, enc_xml: Path, dec_xml: Path, enc_cfg: dict, timer:
     the floating-point precision OpenVINO runs the encoder at (``enc_cfg`` without a hint: the
     CPU's default, bf16 where the CPU has it natively)."""
     compiled = core.compile_model(enc_xml, "CPU", enc_cfg)
-    precision = compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
+    precision = run_precision(compiled)
     enc = compiled.create_infer_request()
     dec = core.compile_model(dec_xml, "CPU", CFG).create_infer_request()
 

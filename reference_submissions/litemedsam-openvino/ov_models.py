@@ -249,9 +249,9 @@ def precompile(model_dir: Path, threads: int) -> dict:
                                    "properties": baked_properties(props),
                                    "blob": blob.name, "blob_bytes": blob.stat().st_size,
                                    "blob_sha256": file_sha256(blob),
-                                   "runs_at": run_precision(loaded),
+                                   "runs_at": (runs_at := run_precision(loaded)),
                                    "compile_s": round(compile_s, 3), "load_s": round(load_s, 3)}
         log(f"precompiled {part}: compile {compile_s:.2f} s, load from cache {load_s:.2f} s, "
-            f"{blob.stat().st_size / 1e6:.1f} MB, runs at {run_precision(loaded)}")
+            f"{blob.stat().st_size / 1e6:.1f} MB, runs at {runs_at}")
     (model_dir / BLOB_DIR / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
